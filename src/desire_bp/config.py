@@ -1,0 +1,173 @@
+"""Hyper-parameters and presets (SPEC.md, "Hyper-parameters and presets").
+
+A :class:`Config` holds everything that defines a training run: the network's layer sizes, every
+hyper-parameter of SPEC's table, and the training-loop settings (data set, epochs, seed, subset
+sizes).  It is immutable, validated on construction, and round-trips through plain dictionaries
+(JSON) so that a run directory fully describes its run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["Config", "ConfigError", "PRESETS", "preset", "HIDDEN_ERRORS"]
+
+#: Hidden-layer error forms: ``"abs"`` is SPEC's default (absolute error, margin-scaled rate);
+#: ``"signed"`` is the paper's Eq. 14 (``target - n/T``, target 1 meaning ``T`` spikes).
+HIDDEN_ERRORS = ("abs", "signed")
+
+
+class ConfigError(ValueError):
+    """A hyper-parameter or configuration value is invalid; the message names it."""
+
+
+@dataclass(frozen=True)
+class Config:
+    """Complete description of a network and its training run.
+
+    Attributes:
+        sizes: neurons per layer, input first, e.g. ``(784, 1600, 800, 10)``; at least two
+            entries (input and output).
+        T: time steps per sample.
+        theta_p: firing threshold of every neuron (membrane-potential units).
+        mempot_decay: leak exponent; ``beta = 1 - 2**-mempot_decay`` (2 -> 0.75).
+        theta_hid: ternarization threshold of hidden-layer desire.
+        theta_out: ternarization threshold of output-layer desire.
+        error_margin: the spike-count target is ``T - error_margin``.
+        lr: learning rate at epoch 0.
+        lr_decay: ``lr(epoch) = lr * exp(-lr_decay * epoch)``, epoch counted from 0.
+        p_in: dropout probability of the input layer.
+        p_hid: dropout probability of every hidden layer (never the output layer).
+        hidden_error: ``"abs"`` (SPEC default) or ``"signed"`` (paper Eq. 14).
+        dataset: ``"mnist"`` or ``"fashion-mnist"``.
+        epochs: number of training epochs.
+        seed: seed of weight initialisation, shuffling and dropout masks.
+        train_samples: use only the first N training samples (``None``: all).
+        test_samples: evaluate only the first N test samples (``None``: all).
+    """
+
+    sizes: tuple[int, ...] = (784, 1600, 800, 10)
+    T: int = 20
+    theta_p: float = 1.0
+    mempot_decay: float = 2.0
+    theta_hid: float = 0.05
+    theta_out: float = 0.30
+    error_margin: int = 4
+    lr: float = 1e-5
+    lr_decay: float = 0.04
+    p_in: float = 0.0
+    p_hid: float = 0.3
+    hidden_error: str = "abs"
+    dataset: str = "mnist"
+    epochs: int = 150
+    seed: int = 0
+    train_samples: int | None = None
+    test_samples: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "sizes", tuple(int(s) for s in self.sizes))
+        self.validate()
+
+    # ------------------------------------------------------------------ derived values
+    @property
+    def beta(self) -> float:
+        """Leak factor of membrane potentials and traces, ``1 - 2**-mempot_decay``."""
+        return 1.0 - 2.0 ** (-self.mempot_decay)
+
+    @property
+    def n_layers(self) -> int:
+        """Number of LIF (weight) layers, ``len(sizes) - 1``."""
+        return len(self.sizes) - 1
+
+    def lr_at(self, epoch: int) -> float:
+        """Learning rate of ``epoch`` (counted from 0): ``lr * exp(-lr_decay * epoch)``."""
+        return self.lr * math.exp(-self.lr_decay * epoch)
+
+    def dropout(self, layer: int) -> float:
+        """Dropout probability of layer ``layer`` (0 = input, ``len(sizes)-1`` = output)."""
+        if layer == 0:
+            return self.p_in
+        if layer == len(self.sizes) - 1:
+            return 0.0
+        return self.p_hid
+
+    # ------------------------------------------------------------------ validation / io
+    def validate(self) -> None:
+        """Raise :class:`ConfigError` naming the first invalid field."""
+
+        def bad(name: str, why: str) -> None:
+            raise ConfigError(f"config field {name!r} = {getattr(self, name)!r}: {why}")
+
+        if len(self.sizes) < 2 or any(s < 1 for s in self.sizes):
+            bad("sizes", "need at least an input and an output layer, each >= 1 neuron")
+        if self.sizes[-1] < 2:
+            bad("sizes", "the output layer needs at least 2 neurons (one per class)")
+        if int(self.T) != self.T or self.T < 1:
+            bad("T", "must be a positive integer")
+        if not self.theta_p > 0:
+            bad("theta_p", "must be > 0")
+        if not self.mempot_decay > 0:
+            bad("mempot_decay", "must be > 0 (beta = 1 - 2**-mempot_decay in (0, 1))")
+        for name in ("theta_hid", "theta_out", "lr", "lr_decay"):
+            v = getattr(self, name)
+            if not (isinstance(v, int | float) and math.isfinite(v) and v >= 0):
+                bad(name, "must be a finite number >= 0")
+        if int(self.error_margin) != self.error_margin or not 0 <= self.error_margin < self.T:
+            bad("error_margin", f"must be an integer in [0, T) with T = {self.T}")
+        for name in ("p_in", "p_hid"):
+            v = getattr(self, name)
+            if not (isinstance(v, int | float) and 0 <= v < 1):
+                bad(name, "dropout probability must be in [0, 1)")
+        if self.hidden_error not in HIDDEN_ERRORS:
+            bad("hidden_error", f"must be one of {HIDDEN_ERRORS}")
+        if int(self.epochs) != self.epochs or self.epochs < 0:
+            bad("epochs", "must be an integer >= 0")
+        if int(self.seed) != self.seed or self.seed < 0:
+            bad("seed", "must be an integer >= 0")
+        for name in ("train_samples", "test_samples"):
+            v = getattr(self, name)
+            if v is not None and (int(v) != v or v < 1):
+                bad(name, "must be a positive integer or None")
+
+    def replace(self, **changes: Any) -> Config:
+        """A copy with ``changes`` applied (unknown names raise :class:`ConfigError`)."""
+        names = {f.name for f in dataclasses.fields(self)}
+        unknown = sorted(set(changes) - names)
+        if unknown:
+            raise ConfigError(f"unknown config field(s): {', '.join(unknown)}")
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-serialisable dictionary (``sizes`` as a list)."""
+        d = dataclasses.asdict(self)
+        d["sizes"] = list(self.sizes)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Config:
+        """Inverse of :meth:`to_dict`; unknown keys raise :class:`ConfigError`."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ConfigError(f"unknown config field(s): {', '.join(unknown)}")
+        return cls(**d)
+
+
+#: The two presets of SPEC.md.
+PRESETS: dict[str, Config] = {
+    "mnist": Config(),
+    "fashion-mnist": Config(
+        sizes=(784, 1000, 100, 10), epochs=600, p_in=0.05, p_hid=0.4, dataset="fashion-mnist"
+    ),
+}
+
+
+def preset(name: str, **overrides: Any) -> Config:
+    """The preset ``name`` (``"mnist"`` or ``"fashion-mnist"``) with ``overrides`` applied."""
+    if name not in PRESETS:
+        raise ConfigError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
+    return PRESETS[name].replace(**overrides)

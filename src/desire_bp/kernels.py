@@ -1,0 +1,342 @@
+"""Fast event-driven kernels (Numba), same semantics as :mod:`desire_bp.reference`.
+
+Why it is fast (a sample is sparse: ~100 input spikes per step, many silent neurons):
+
+* **Input-major weights.**  Each layer keeps ``WT_l = W_l.T``, shape ``(n_{l-1}, n_l)``, so the
+  weights leaving one pre-synaptic neuron are one contiguous row.
+* **Whole-window, layer by layer.**  There is no recurrence, so each layer's input currents for
+  all ``T`` steps are known once the layer below has run: ``I_l[t] = sum_{j spiked at t-delay}
+  WT_l[j]`` is accumulated event by event (one vector add per pre-synaptic spike; each row is
+  read once per active neuron), and the LIF scan over ``t`` is then element-wise.
+* **Update through reversed traces.**  ``sum_t s[t][o] r[t][i]`` equals
+  ``sum_t' u[t'][i] A_o[t']`` with ``A_o[t'] = sum_{t >= t'} beta^(t-t') s[t][o]`` (a reverse
+  recursion), so the STDP update is again one vector add per pre-synaptic spike, on the rows of
+  active pre-synaptic neurons only, and only for layers with some nonzero desire.
+* **One compiled call per sample**, all scratch memory allocated once in a :class:`Workspace`.
+
+Floating point: the same float32 quantities as the reference, summed in another order; results
+agree up to rounding (see ``tests/test_equivalence.py``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+from numba.typed import List
+
+F32 = np.float32
+
+__all__ = ["Workspace", "make_workspace", "train_step", "evaluate_batch"]
+
+
+class Workspace:
+    """Scratch arrays for one sample of a given architecture (allocated once, reused).
+
+    Attributes (``L`` LIF layers, lists indexed by layer ``l = 0..L``):
+        spikes: ``(T, n_l)`` uint8 spike rasters.
+        counts: ``(n_l,)`` int32 spike counts.
+        active: ``(n_l,)`` int32 indices of neurons that spiked at least once; ``n_active[l]``
+            how many.
+        currents: ``(T, n_l)`` float32 summed synaptic input per step (index 0 unused).
+        vmem: ``(n_l,)`` float32 membrane potentials.
+        desire: ``(n_l,)`` int8.
+        coef: ``(T, n_l)`` float32 update coefficients ``lr d_o m_o A_o[t]``.
+        err: ``(n_l,)`` float32 error times sign used by the backward pass.
+        back: ``(n_l,)`` float32 ``S = W^T (err * sgn)`` of the layer below.
+        row: ``(n_l,)`` float32 temporary row.
+    """
+
+    def __init__(self, sizes: tuple[int, ...], T: int) -> None:
+        self.sizes = tuple(sizes)
+        self.T = T
+        self.spikes = List([np.zeros((T, n), np.uint8) for n in sizes])
+        self.counts = List([np.zeros(n, np.int32) for n in sizes])
+        self.active = List([np.zeros(n, np.int32) for n in sizes])
+        self.n_active = np.zeros(len(sizes), np.int64)
+        self.currents = List([np.zeros((T, n), F32) for n in sizes])
+        self.vmem = List([np.zeros(n, F32) for n in sizes])
+        self.desire = List([np.zeros(n, np.int8) for n in sizes])
+        self.coef = List([np.zeros((T, n), F32) for n in sizes])
+        self.err = List([np.zeros(n, F32) for n in sizes])
+        self.back = List([np.zeros(n, F32) for n in sizes])
+        self.row = List([np.zeros(n, F32) for n in sizes])
+        self.offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+
+    def args(self) -> tuple:
+        """The arrays in the order the kernels take them."""
+        return (
+            self.spikes,
+            self.counts,
+            self.active,
+            self.n_active,
+            self.currents,
+            self.vmem,
+            self.desire,
+            self.coef,
+            self.err,
+            self.back,
+            self.row,
+        )
+
+
+def make_workspace(sizes: tuple[int, ...], T: int) -> Workspace:
+    """A :class:`Workspace` for layer ``sizes`` and ``T`` steps."""
+    return Workspace(sizes, T)
+
+
+# ----------------------------------------------------------------------------- forward
+
+
+@njit(cache=True, nogil=True)
+def _encode_input(x, mask0, theta, spikes0, counts0, active0):
+    """Input IF layer: v += x; s = (v >= theta) & m; v -= theta * s.  Returns #active."""
+    T = spikes0.shape[0]
+    n_act = 0
+    for i in range(x.shape[0]):
+        v = F32(0.0)
+        xi = x[i]
+        c = 0
+        m = mask0[i]
+        for t in range(T):
+            v += xi
+            if v >= theta and m:
+                v -= theta
+                spikes0[t, i] = 1
+                c += 1
+            else:
+                spikes0[t, i] = 0
+        counts0[i] = c
+        if c > 0:
+            active0[n_act] = i
+            n_act += 1
+    return n_act
+
+
+@njit(cache=True, nogil=True)
+def _accumulate(WT, spikes_in, active_in, n_act_in, delay, currents):
+    """currents[t] = sum over pre-synaptic j spiking at t - delay of WT[j] (event-driven)."""
+    T, n_out = currents.shape
+    currents[:, :] = 0.0
+    for k in range(n_act_in):
+        j = active_in[k]
+        row = WT[j]
+        for t in range(T - delay):
+            if spikes_in[t, j]:
+                cur = currents[t + delay]
+                for o in range(n_out):
+                    cur[o] += row[o]
+
+
+@njit(cache=True, nogil=True)
+def _lif_scan(currents, c_in, beta, theta, mask, vmem, spikes, counts, active):
+    """LIF layer over the window: v *= beta; v += c_in * I[t]; fire; subtractive reset."""
+    T, n = currents.shape
+    vmem[:] = 0.0
+    counts[:] = 0
+    for t in range(T):
+        cur = currents[t]
+        st = spikes[t]
+        for o in range(n):
+            v = vmem[o] * beta + c_in * cur[o]
+            f = (v >= theta) & mask[o]
+            if f:
+                v -= theta
+            st[o] = f
+            counts[o] += f
+            vmem[o] = v
+    n_act = 0
+    for o in range(n):
+        if counts[o] > 0:
+            active[n_act] = o
+            n_act += 1
+    return n_act
+
+
+@njit(cache=True, nogil=True)
+def _forward(WTs, x, masks, offsets, scales, T, theta, beta, spikes, counts, active, n_active,
+             currents, vmem):
+    """Forward pass of one sample into the workspace arrays.
+
+    ``masks[offsets[l]:offsets[l+1]]`` is layer ``l``'s dropout mask (flat bool array).
+    """
+    L = len(WTs)
+    n_active[0] = _encode_input(x, masks[offsets[0]:offsets[1]], theta, spikes[0], counts[0],
+                                active[0])
+    for layer in range(1, L + 1):
+        delay = 0 if layer == 1 else 1
+        _accumulate(WTs[layer - 1], spikes[layer - 1], active[layer - 1], n_active[layer - 1],
+                    delay, currents[layer])
+        n_active[layer] = _lif_scan(currents[layer], scales[layer - 1], beta, theta,
+                                    masks[offsets[layer]:offsets[layer + 1]], vmem[layer],
+                                    spikes[layer], counts[layer], active[layer])
+
+
+# ----------------------------------------------------------------------------- backward
+
+
+@njit(cache=True, nogil=True)
+def _output_desire(counts, label, denom, theta_out, desire):
+    n = counts.shape[0]
+    for k in range(n):
+        rate = F32(counts[k]) / denom
+        if k == label:
+            e = F32(1.0) - rate
+            desire[k] = 1 if e > theta_out else 0
+        else:
+            desire[k] = -1 if rate > theta_out else 0
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def _rowdot(WT, e, out):
+    """out[g] = sum_h WT[g, h] * e[h] (vectorised; summation order differs from BLAS)."""
+    n_in, n_out = WT.shape
+    for g in range(n_in):
+        row = WT[g]
+        acc = F32(0.0)
+        for h in range(n_out):
+            acc += row[h] * e[h]
+        out[g] = acc
+
+
+@njit(cache=True, nogil=True)
+def _hidden_desire(WT, d, counts, mask, denom, signed, T, theta_hid, err, back, d_prev):
+    """d_prev = ternarize(W^T (err * sgn)) with |S| >= theta_hid.  Returns #nonzero."""
+    n = d.shape[0]
+    any_nz = False
+    for h in range(n):
+        if d[h] != 0 and mask[h]:
+            target = F32(1.0) if d[h] == 1 else F32(0.0)
+            if signed:
+                err[h] = target - F32(counts[h]) / F32(T)
+            else:
+                err[h] = abs(target - F32(counts[h]) / denom) * F32(d[h])
+            any_nz = True
+        else:
+            err[h] = 0.0
+    if not any_nz:
+        d_prev[:] = 0
+        return 0
+    _rowdot(WT, err, back)
+    nz = 0
+    for g in range(d_prev.shape[0]):
+        s = back[g]
+        if abs(s) >= theta_hid:
+            d_prev[g] = 1 if s > 0 else -1
+            nz += 1
+        else:
+            d_prev[g] = 0
+    return nz
+
+
+@njit(cache=True, nogil=True)
+def _update(WT, d, mask, spikes_out, counts_out, lr, beta, spikes_in, active_in, n_act_in,
+            delay, coef, row):
+    """WT[i, o] += lr d_o m_o sum_t s[t][o] r[t][i], via reversed traces A_o."""
+    T, n_out = spikes_out.shape
+    any_nz = False
+    for o in range(n_out):
+        if d[o] != 0 and mask[o] and counts_out[o] > 0:
+            any_nz = True
+            break
+    if not any_nz:
+        return
+    for o in range(n_out):
+        c = lr * F32(d[o]) if (mask[o] and counts_out[o] > 0) else F32(0.0)
+        a = F32(0.0)
+        for t in range(T - 1, -1, -1):
+            a = beta * a + F32(spikes_out[t, o])
+            coef[t, o] = c * a
+    for k in range(n_act_in):
+        j = active_in[k]
+        row[:] = 0.0
+        hit = False
+        for t in range(T - delay):
+            if spikes_in[t, j]:
+                hit = True
+                ct = coef[t + delay]
+                for o in range(n_out):
+                    row[o] += ct[o]
+        if hit:
+            w = WT[j]
+            for o in range(n_out):
+                w[o] += row[o]
+
+
+# ----------------------------------------------------------------------------- entry points
+
+
+@njit(cache=True, nogil=True)
+def train_step(WTs, x, label, masks, offsets, scales, T, theta, beta, theta_hid, theta_out, margin,
+               signed, lr, spikes, counts, active, n_active, currents, vmem, desire, coef, err,
+               back, row):
+    """Forward, backward and update of one training sample; weights change in place.
+
+    Returns True iff the sample was classified correctly (strict maximum).
+    """
+    L = len(WTs)
+    _forward(WTs, x, masks, offsets, scales, T, theta, beta, spikes, counts, active, n_active,
+             currents, vmem)
+    denom = F32(T - margin)
+    _output_desire(counts[L], label, denom, theta_out, desire[L])
+    for layer in range(L, 1, -1):
+        _hidden_desire(WTs[layer - 1], desire[layer], counts[layer],
+                       masks[offsets[layer]:offsets[layer + 1]], denom, signed,
+                       T, theta_hid, err[layer], back[layer - 1], desire[layer - 1])
+    for layer in range(L, 0, -1):
+        delay = 0 if layer == 1 else 1
+        _update(WTs[layer - 1], desire[layer], masks[offsets[layer]:offsets[layer + 1]],
+                spikes[layer], counts[layer], lr,
+                beta, spikes[layer - 1], active[layer - 1], n_active[layer - 1], delay,
+                coef[layer], row[layer])
+    out = counts[L]
+    best = out[label]
+    for k in range(out.shape[0]):
+        if k != label and out[k] >= best:
+            return False
+    return True
+
+
+@njit(cache=True, parallel=True)
+def evaluate_batch(WTs, X, T, theta, beta, n_chunks, out):
+    """Output spike counts of every row of ``X`` (evaluation: no dropout, no scaling).
+
+    Args:
+        WTs: typed list of input-major weights ``(n_{l-1}, n_l)`` float32.
+        X: ``(N, n_0)`` float32 pixel values in [0, 1].
+        n_chunks: number of parallel chunks (threads).
+        out: ``(N, n_L)`` int32, filled.
+    """
+    L = len(WTs)
+    N = X.shape[0]
+    sizes = np.empty(L + 1, np.int64)
+    sizes[0] = WTs[0].shape[0]
+    for layer in range(L):
+        sizes[layer + 1] = WTs[layer].shape[1]
+    per = (N + n_chunks - 1) // n_chunks
+    for ch in prange(n_chunks):
+        lo = ch * per
+        hi = min(N, lo + per)
+        if lo >= hi:
+            continue
+        spikes = List()
+        counts = List()
+        active = List()
+        currents = List()
+        vmem = List()
+        for layer in range(L + 1):
+            n = sizes[layer]
+            spikes.append(np.zeros((T, n), np.uint8))
+            counts.append(np.zeros(n, np.int32))
+            active.append(np.zeros(n, np.int32))
+            currents.append(np.zeros((T, n), F32))
+            vmem.append(np.zeros(n, F32))
+        n_active = np.zeros(L + 1, np.int64)
+        scales = np.ones(L + 1, F32)
+        offsets = np.zeros(L + 2, np.int64)
+        for layer in range(L + 1):
+            offsets[layer + 1] = offsets[layer] + sizes[layer]
+        masks = np.ones(offsets[L + 1], np.bool_)
+        for s in range(lo, hi):
+            _forward(WTs, X[s], masks, offsets, scales, T, theta, beta, spikes, counts, active, n_active,
+                     currents, vmem)
+            out[s, :] = counts[L]

@@ -1,0 +1,302 @@
+"""The public Python API: a :class:`Network` of fully connected LIF layers.
+
+Example::
+
+    from desire_bp import Network, preset
+    cfg = preset("mnist", sizes=(784, 256, 128, 10))
+    net = Network.init(cfg, seed=0)            # Kaiming-normal weights, fast engine
+    result = net.train_sample(x, label, lr=cfg.lr)   # one online step, x: (784,) in [0, 1]
+    counts = net.forward(x)                    # output spike counts, (10,)
+    ev = net.evaluate(images_u8, labels)       # strict-maximum accuracy, confusion matrix
+    net.save("net.npz")
+
+Two engines implement the same semantics: ``"fast"`` (default; event-driven Numba kernels,
+:mod:`desire_bp.kernels`) and ``"reference"`` (the readable NumPy transcription of SPEC.md,
+:mod:`desire_bp.reference`).  Both update the same weight storage in place, so a network can
+switch engines at any time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import kernels, reference
+from .config import Config
+
+F32 = np.float32
+ENGINES = ("fast", "reference")
+
+__all__ = ["Network", "SampleResult", "Evaluation", "ENGINES", "to_float_pixels", "init_rng"]
+
+
+def init_rng(seed: int) -> np.random.Generator:
+    """The generator of weight initialisation for ``seed`` (independent of epoch streams)."""
+    return np.random.default_rng([seed, 2**32 - 1])
+
+
+def to_float_pixels(images: np.ndarray) -> np.ndarray:
+    """uint8 pixel bytes -> float32 values in [0, 1] (``bytes / 255``), shape kept.
+
+    Float input is checked to lie in [0, 1] and returned as float32.
+    """
+    a = np.asarray(images)
+    if a.dtype == np.uint8:
+        return a.astype(F32) / F32(255.0)
+    if not np.issubdtype(a.dtype, np.floating):
+        raise TypeError(f"pixels must be uint8 bytes or floats in [0, 1], got dtype {a.dtype}")
+    a = a.astype(F32, copy=False)
+    if a.size and (not np.isfinite(a).all() or a.min() < 0 or a.max() > 1):
+        raise ValueError("float pixels must be finite and within [0, 1]")
+    return a
+
+
+@dataclass
+class SampleResult:
+    """Outcome of one training sample.
+
+    Attributes:
+        counts: output spike counts ``n_L``, ``(n_L,)`` int32.
+        correct: the label's neuron had the strictly largest count.
+    """
+
+    counts: np.ndarray
+    correct: bool
+
+
+@dataclass
+class Evaluation:
+    """Result of evaluating a data set (strict-maximum rule).
+
+    Attributes:
+        accuracy: percent of samples classified correctly.
+        n: number of samples.
+        predictions: ``(n,)`` int, predicted class or -1 for "no decision" (tie).
+        counts: ``(n, n_L)`` int32 output spike counts.
+        confusion: ``(n_L, n_L + 1)`` int64; rows true class, columns predicted class, last
+            column "no decision".
+    """
+
+    accuracy: float
+    n: int
+    predictions: np.ndarray
+    counts: np.ndarray
+    confusion: np.ndarray
+
+    @property
+    def per_class(self) -> np.ndarray:
+        """Accuracy in percent per true class, ``(n_L,)`` (NaN for an absent class)."""
+        totals = self.confusion.sum(axis=1)
+        hits = np.diag(self.confusion[:, :-1])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return 100.0 * hits / totals
+
+
+def predictions_from_counts(counts: np.ndarray) -> np.ndarray:
+    """Strict arg-max per row of ``(N, n_L)`` counts; -1 where the maximum is tied."""
+    k = counts.argmax(axis=1)
+    top = counts[np.arange(len(counts)), k]
+    ties = (counts == top[:, None]).sum(axis=1) > 1
+    return np.where(ties, -1, k)
+
+
+class Network:
+    """A feed-forward SNN: an IF input encoder and ``L`` fully connected LIF layers.
+
+    Weights are stored input-major (``WT_l = W_l.T``, float32, C-contiguous); the API speaks
+    SPEC's post-synaptic-first shape ``(n_out, n_in)``.
+    """
+
+    def __init__(self, weights: Sequence[np.ndarray], cfg: Config, engine: str = "fast") -> None:
+        """Build a network from given weights.
+
+        Args:
+            weights: ``L`` arrays, ``weights[l-1]`` of shape ``(n_l, n_{l-1})`` matching
+                ``cfg.sizes`` (copied, cast to float32).
+            cfg: hyper-parameters.
+            engine: ``"fast"`` or ``"reference"``.
+        """
+        self.cfg = cfg
+        self._WT = None
+        self.set_weights(weights)
+        self.engine = engine
+        self._ws: kernels.Workspace | None = None
+
+    # ----------------------------------------------------------------- construction
+    @classmethod
+    def init(cls, cfg: Config, seed: int | None = None, engine: str = "fast") -> Network:
+        """Kaiming-normal initialisation: ``W_l ~ Normal(0, sqrt(2 / n_{l-1}))``.
+
+        Args:
+            seed: defaults to ``cfg.seed``.
+        """
+        rng = init_rng(cfg.seed if seed is None else seed)
+        weights = [
+            (rng.standard_normal((n_out, n_in)) * np.sqrt(2.0 / n_in)).astype(F32)
+            for n_in, n_out in zip(cfg.sizes[:-1], cfg.sizes[1:], strict=True)
+        ]
+        return cls(weights, cfg, engine)
+
+    @property
+    def engine(self) -> str:
+        """``"fast"`` or ``"reference"``."""
+        return self._engine
+
+    @engine.setter
+    def engine(self, name: str) -> None:
+        if name not in ENGINES:
+            raise ValueError(f"unknown engine {name!r}; choose one of {ENGINES}")
+        self._engine = name
+
+    # ----------------------------------------------------------------- weights
+    @property
+    def weights(self) -> list[np.ndarray]:
+        """Copies of the weights, ``(n_out, n_in)`` float32 each."""
+        return [np.ascontiguousarray(wt.T) for wt in self._WT]
+
+    def set_weights(self, weights: Sequence[np.ndarray]) -> None:
+        """Replace all weights; shapes must match ``cfg.sizes`` (error names the layer)."""
+        sizes = self.cfg.sizes
+        if len(weights) != len(sizes) - 1:
+            raise ValueError(
+                f"expected {len(sizes) - 1} weight arrays for sizes {sizes}, got {len(weights)}"
+            )
+        new = []
+        for layer, w in enumerate(weights, start=1):
+            w = np.asarray(w)
+            want = (sizes[layer], sizes[layer - 1])
+            if w.shape != want:
+                raise ValueError(f"weights of layer {layer}: shape {w.shape}, expected {want}")
+            if not np.isfinite(w).all():
+                raise ValueError(f"weights of layer {layer} contain NaN or infinity")
+            new.append(np.ascontiguousarray(w.T, dtype=F32))
+        self._WT = kernels.List(new)
+
+    @property
+    def reference_weights(self) -> list[np.ndarray]:
+        """Views ``(n_out, n_in)`` of the live weight storage (writes go through)."""
+        return [wt.T for wt in self._WT]
+
+    def _workspace(self) -> kernels.Workspace:
+        if self._ws is None:
+            self._ws = kernels.make_workspace(self.cfg.sizes, self.cfg.T)
+            self._ws.train_scales = np.array(reference.scales(self.cfg, True), F32)
+        return self._ws
+
+    # ----------------------------------------------------------------- one sample
+    def _check_sample(self, x: np.ndarray, label: int | None = None) -> np.ndarray:
+        x = to_float_pixels(x).reshape(-1)
+        if x.shape[0] != self.cfg.sizes[0]:
+            raise ValueError(f"sample has {x.shape[0]} values, input layer has {self.cfg.sizes[0]}")
+        if label is not None and not 0 <= int(label) < self.cfg.sizes[-1]:
+            raise ValueError(f"label {label} outside 0..{self.cfg.sizes[-1] - 1}")
+        return np.ascontiguousarray(x)
+
+    def train_sample(
+        self,
+        x: np.ndarray,
+        label: int,
+        lr: float | None = None,
+        masks: Sequence[np.ndarray] | None = None,
+    ) -> SampleResult:
+        """One online training step (forward with dropout, desire backward, STDP update).
+
+        Args:
+            x: one sample, ``(n_0,)`` (or any shape with ``n_0`` values), uint8 bytes or
+                float32 in [0, 1].
+            label: its class.
+            lr: learning rate (default ``cfg.lr``, the epoch-0 rate).
+            masks: dropout masks per layer (``(n_l,)`` bool each) as from
+                :func:`desire_bp.reference.draw_masks`; ``None`` means dropout off (all ones),
+                scales ``c_l`` still apply.
+        """
+        cfg = self.cfg
+        x = self._check_sample(x, label)
+        lr = cfg.lr if lr is None else lr
+        if masks is None:
+            masks = [np.ones(n, dtype=bool) for n in cfg.sizes]
+        if self._engine == "reference":
+            W = self.reference_weights
+            fwd, _ = reference.train_sample(W, x, int(label), cfg, list(masks), lr)
+            counts = fwd.counts[-1]
+            return SampleResult(counts.copy(), reference.is_correct(counts, int(label)))
+        ws = self._workspace()
+        flat = np.concatenate([np.asarray(m, np.bool_).reshape(-1) for m in masks])
+        if flat.shape[0] != ws.offsets[-1]:
+            raise ValueError(f"masks have {flat.shape[0]} entries in all, layers {cfg.sizes}")
+        correct = kernels.train_step(
+            self._WT, x, int(label), flat, ws.offsets, ws.train_scales, cfg.T,
+            F32(cfg.theta_p), F32(cfg.beta),
+            F32(cfg.theta_hid), F32(cfg.theta_out), cfg.error_margin,
+            cfg.hidden_error == "signed", F32(lr), *ws.args(),
+        )
+        return SampleResult(ws.counts[-1].copy(), bool(correct))
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """Output spike counts of one sample in evaluation mode (no dropout), ``(n_L,)``."""
+        x = self._check_sample(x)
+        if self._engine == "reference":
+            return reference.forward(self.reference_weights, x, self.cfg).counts[-1]
+        return self.forward_batch(x[None, :])[0]
+
+    def forward_batch(self, X: np.ndarray, threads: int | None = None) -> np.ndarray:
+        """Output spike counts of many samples, ``(N, n_L)`` int32 (evaluation mode)."""
+        X = to_float_pixels(X)
+        X = np.ascontiguousarray(X.reshape(len(X), -1))
+        if X.shape[1] != self.cfg.sizes[0]:
+            raise ValueError(f"samples have {X.shape[1]} values, input layer has "
+                             f"{self.cfg.sizes[0]}")
+        out = np.zeros((len(X), self.cfg.sizes[-1]), np.int32)
+        if self._engine == "reference":
+            W = self.reference_weights
+            for s in range(len(X)):
+                out[s] = reference.forward(W, X[s], self.cfg).counts[-1]
+            return out
+        import numba
+
+        n = threads or numba.get_num_threads()
+        kernels.evaluate_batch(self._WT, X, self.cfg.T, F32(self.cfg.theta_p),
+                               F32(self.cfg.beta), max(1, min(n, len(X))), out)
+        return out
+
+    def evaluate(self, images: np.ndarray, labels: np.ndarray) -> Evaluation:
+        """Classify a data set with the strict-maximum rule.
+
+        Args:
+            images: ``(N, n_0)`` (or ``(N, 28, 28)``) uint8 bytes or floats in [0, 1].
+            labels: ``(N,)`` integer classes.
+        """
+        labels = np.asarray(labels).astype(np.int64).reshape(-1)
+        if len(labels) != len(images):
+            raise ValueError(f"{len(images)} images but {len(labels)} labels")
+        n_cls = self.cfg.sizes[-1]
+        if len(labels) and (labels.min() < 0 or labels.max() >= n_cls):
+            raise ValueError(f"labels must lie in 0..{n_cls - 1}")
+        counts = self.forward_batch(images)
+        pred = predictions_from_counts(counts) if len(counts) else np.zeros(0, np.int64)
+        confusion = np.zeros((n_cls, n_cls + 1), np.int64)
+        np.add.at(confusion, (labels, np.where(pred < 0, n_cls, pred)), 1)
+        correct = int((pred == labels).sum())
+        acc = 100.0 * correct / len(labels) if len(labels) else float("nan")
+        return Evaluation(acc, len(labels), pred, counts, confusion)
+
+    # ----------------------------------------------------------------- persistence
+    def save(self, path, **meta) -> None:
+        """Write an ``.npz`` checkpoint (no pickle), atomically; see :mod:`desire_bp.checkpoint`."""
+        from .checkpoint import save_checkpoint
+
+        save_checkpoint(path, self.weights, self.cfg, meta)
+
+    @classmethod
+    def load(cls, path, engine: str = "fast") -> Network:
+        """Read a checkpoint written by :meth:`save` (or by a training run)."""
+        from .checkpoint import load_checkpoint
+
+        ck = load_checkpoint(path)
+        return cls(ck.weights, ck.config, engine)
+
+    def copy(self) -> Network:
+        """An independent copy (weights copied)."""
+        return Network(self.weights, self.cfg, self._engine)
