@@ -153,22 +153,38 @@ def _lif_scan(currents, c_in, beta, theta, mask, vmem, spikes, counts, active):
 
 
 @njit(cache=True, nogil=True)
-def _forward(WTs, x, masks, offsets, scales, T, theta, beta, spikes, counts, active, n_active,
-             currents, vmem):
+def _forward(
+    WTs, x, masks, offsets, scales, T, theta, beta, spikes, counts, active, n_active, currents, vmem
+):
     """Forward pass of one sample into the workspace arrays.
 
     ``masks[offsets[l]:offsets[l+1]]`` is layer ``l``'s dropout mask (flat bool array).
     """
     L = len(WTs)
-    n_active[0] = _encode_input(x, masks[offsets[0]:offsets[1]], theta, spikes[0], counts[0],
-                                active[0])
+    n_active[0] = _encode_input(
+        x, masks[offsets[0] : offsets[1]], theta, spikes[0], counts[0], active[0]
+    )
     for layer in range(1, L + 1):
         delay = 0 if layer == 1 else 1
-        _accumulate(WTs[layer - 1], spikes[layer - 1], active[layer - 1], n_active[layer - 1],
-                    delay, currents[layer])
-        n_active[layer] = _lif_scan(currents[layer], scales[layer - 1], beta, theta,
-                                    masks[offsets[layer]:offsets[layer + 1]], vmem[layer],
-                                    spikes[layer], counts[layer], active[layer])
+        _accumulate(
+            WTs[layer - 1],
+            spikes[layer - 1],
+            active[layer - 1],
+            n_active[layer - 1],
+            delay,
+            currents[layer],
+        )
+        n_active[layer] = _lif_scan(
+            currents[layer],
+            scales[layer - 1],
+            beta,
+            theta,
+            masks[offsets[layer] : offsets[layer + 1]],
+            vmem[layer],
+            spikes[layer],
+            counts[layer],
+            active[layer],
+        )
 
 
 # ----------------------------------------------------------------------------- backward
@@ -229,8 +245,9 @@ def _hidden_desire(WT, d, counts, mask, denom, signed, T, theta_hid, err, back, 
 
 
 @njit(cache=True, nogil=True)
-def _update(WT, d, mask, spikes_out, counts_out, lr, beta, spikes_in, active_in, n_act_in,
-            delay, coef, row):
+def _update(
+    WT, d, mask, spikes_out, counts_out, lr, beta, spikes_in, active_in, n_act_in, delay, coef, row
+):
     """WT[i, o] += lr d_o m_o sum_t s[t][o] r[t][i], via reversed traces A_o."""
     T, n_out = spikes_out.shape
     any_nz = False
@@ -266,28 +283,87 @@ def _update(WT, d, mask, spikes_out, counts_out, lr, beta, spikes_in, active_in,
 
 
 @njit(cache=True, nogil=True)
-def train_step(WTs, x, label, masks, offsets, scales, T, theta, beta, theta_hid, theta_out, margin,
-               signed, lr, spikes, counts, active, n_active, currents, vmem, desire, coef, err,
-               back, row):
+def train_step(
+    WTs,
+    x,
+    label,
+    masks,
+    offsets,
+    scales,
+    T,
+    theta,
+    beta,
+    theta_hid,
+    theta_out,
+    margin,
+    signed,
+    lr,
+    spikes,
+    counts,
+    active,
+    n_active,
+    currents,
+    vmem,
+    desire,
+    coef,
+    err,
+    back,
+    row,
+):
     """Forward, backward and update of one training sample; weights change in place.
 
     Returns True iff the sample was classified correctly (strict maximum).
     """
     L = len(WTs)
-    _forward(WTs, x, masks, offsets, scales, T, theta, beta, spikes, counts, active, n_active,
-             currents, vmem)
+    _forward(
+        WTs,
+        x,
+        masks,
+        offsets,
+        scales,
+        T,
+        theta,
+        beta,
+        spikes,
+        counts,
+        active,
+        n_active,
+        currents,
+        vmem,
+    )
     denom = F32(T - margin)
     _output_desire(counts[L], label, denom, theta_out, desire[L])
     for layer in range(L, 1, -1):
-        _hidden_desire(WTs[layer - 1], desire[layer], counts[layer],
-                       masks[offsets[layer]:offsets[layer + 1]], denom, signed,
-                       T, theta_hid, err[layer], back[layer - 1], desire[layer - 1])
+        _hidden_desire(
+            WTs[layer - 1],
+            desire[layer],
+            counts[layer],
+            masks[offsets[layer] : offsets[layer + 1]],
+            denom,
+            signed,
+            T,
+            theta_hid,
+            err[layer],
+            back[layer - 1],
+            desire[layer - 1],
+        )
     for layer in range(L, 0, -1):
         delay = 0 if layer == 1 else 1
-        _update(WTs[layer - 1], desire[layer], masks[offsets[layer]:offsets[layer + 1]],
-                spikes[layer], counts[layer], lr,
-                beta, spikes[layer - 1], active[layer - 1], n_active[layer - 1], delay,
-                coef[layer], row[layer])
+        _update(
+            WTs[layer - 1],
+            desire[layer],
+            masks[offsets[layer] : offsets[layer + 1]],
+            spikes[layer],
+            counts[layer],
+            lr,
+            beta,
+            spikes[layer - 1],
+            active[layer - 1],
+            n_active[layer - 1],
+            delay,
+            coef[layer],
+            row[layer],
+        )
     out = counts[L]
     best = out[label]
     for k in range(out.shape[0]):
@@ -337,6 +413,20 @@ def evaluate_batch(WTs, X, T, theta, beta, n_chunks, out):
             offsets[layer + 1] = offsets[layer] + sizes[layer]
         masks = np.ones(offsets[L + 1], np.bool_)
         for s in range(lo, hi):
-            _forward(WTs, X[s], masks, offsets, scales, T, theta, beta, spikes, counts, active, n_active,
-                     currents, vmem)
+            _forward(
+                WTs,
+                X[s],
+                masks,
+                offsets,
+                scales,
+                T,
+                theta,
+                beta,
+                spikes,
+                counts,
+                active,
+                n_active,
+                currents,
+                vmem,
+            )
             out[s, :] = counts[L]

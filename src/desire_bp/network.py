@@ -227,10 +227,21 @@ class Network:
         if flat.shape[0] != ws.offsets[-1]:
             raise ValueError(f"masks have {flat.shape[0]} entries in all, layers {cfg.sizes}")
         correct = kernels.train_step(
-            self._WT, x, int(label), flat, ws.offsets, ws.train_scales, cfg.T,
-            F32(cfg.theta_p), F32(cfg.beta),
-            F32(cfg.theta_hid), F32(cfg.theta_out), cfg.error_margin,
-            cfg.hidden_error == "signed", F32(lr), *ws.args(),
+            self._WT,
+            x,
+            int(label),
+            flat,
+            ws.offsets,
+            ws.train_scales,
+            cfg.T,
+            F32(cfg.theta_p),
+            F32(cfg.beta),
+            F32(cfg.theta_hid),
+            F32(cfg.theta_out),
+            cfg.error_margin,
+            cfg.hidden_error == "signed",
+            F32(lr),
+            *ws.args(),
         )
         return SampleResult(ws.counts[-1].copy(), bool(correct))
 
@@ -246,8 +257,9 @@ class Network:
         X = to_float_pixels(X)
         X = np.ascontiguousarray(X.reshape(len(X), -1))
         if X.shape[1] != self.cfg.sizes[0]:
-            raise ValueError(f"samples have {X.shape[1]} values, input layer has "
-                             f"{self.cfg.sizes[0]}")
+            raise ValueError(
+                f"samples have {X.shape[1]} values, input layer has {self.cfg.sizes[0]}"
+            )
         out = np.zeros((len(X), self.cfg.sizes[-1]), np.int32)
         if self._engine == "reference":
             W = self.reference_weights
@@ -257,8 +269,15 @@ class Network:
         import numba
 
         n = threads or numba.get_num_threads()
-        kernels.evaluate_batch(self._WT, X, self.cfg.T, F32(self.cfg.theta_p),
-                               F32(self.cfg.beta), max(1, min(n, len(X))), out)
+        kernels.evaluate_batch(
+            self._WT,
+            X,
+            self.cfg.T,
+            F32(self.cfg.theta_p),
+            F32(self.cfg.beta),
+            max(1, min(n, len(X))),
+            out,
+        )
         return out
 
     def evaluate(self, images: np.ndarray, labels: np.ndarray) -> Evaluation:

@@ -1,0 +1,287 @@
+"""The training loop (SPEC "Training loop") and run directories.
+
+A run directory holds everything about one training run::
+
+    RUN_DIR/
+      config.json          the full Config
+      metrics.jsonl        one JSON object per completed epoch
+      checkpoint.npz       weights after the last completed epoch (+ its epoch in meta)
+      best.npz             weights of the epoch with the best test accuracy so far
+
+Reproducibility: the epoch ``e`` uses its own generator ``default_rng([seed, e])`` for the
+shuffling permutation and then the dropout masks of its samples, in visiting order; weight
+initialisation uses :func:`desire_bp.network.init_rng`.  So the state needed to resume after
+epoch ``e`` is the weights alone, and a resumed run ends bit-identical to an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import reference
+from .checkpoint import atomic_write, load_checkpoint, save_checkpoint
+from .config import Config, ConfigError
+from .network import Network
+
+__all__ = [
+    "EpochMetrics",
+    "RunError",
+    "epoch_rng",
+    "train_epoch",
+    "train",
+    "read_metrics",
+]
+
+MASK_BLOCK = 512  # samples whose dropout masks are drawn at once
+
+
+class RunError(RuntimeError):
+    """A run directory is inconsistent or cannot be resumed; the message says why."""
+
+
+@dataclass
+class EpochMetrics:
+    """Metrics of one epoch.
+
+    Attributes:
+        epoch: epoch index (from 0).
+        lr: learning rate used.
+        train_accuracy: percent correct during training (with dropout).
+        test_accuracy: percent correct on the test set after the epoch.
+        best_test_accuracy / best_epoch: best test accuracy so far and its epoch.
+        train_seconds / test_seconds: wall-clock time of the two phases.
+        extra: anything recorded by hooks (e.g. local losses).
+    """
+
+    epoch: int
+    lr: float
+    train_accuracy: float
+    test_accuracy: float
+    best_test_accuracy: float
+    best_epoch: int
+    train_seconds: float
+    test_seconds: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {k: v for k, v in self.__dict__.items() if k != "extra"}
+        d.update(self.extra)
+        return d
+
+
+def epoch_rng(seed: int, epoch: int) -> np.random.Generator:
+    """The generator of epoch ``epoch``: shuffling, then the dropout masks in visiting order."""
+    return np.random.default_rng([seed, epoch])
+
+
+def train_epoch(
+    net: Network,
+    images: np.ndarray,
+    labels: np.ndarray,
+    epoch: int,
+    progress: Callable[[int, int], None] | None = None,
+    on_sample: Callable[[int, Network], None] | None = None,
+) -> float:
+    """One epoch of online training; returns the training accuracy in percent.
+
+    Args:
+        net: trained in place; ``net.cfg`` gives seed, dropout and learning-rate schedule.
+        images: ``(N, n_0)`` float32 in [0, 1]; labels: ``(N,)`` ints.
+        epoch: epoch index (selects the learning rate and the random stream).
+        progress: called as ``progress(samples_done, correct_so_far)`` every 500 samples and
+            at the end.
+        on_sample: called as ``on_sample(samples_done, net)`` after each sample (analysis
+            hooks; slows training).
+    """
+    cfg = net.cfg
+    rng = epoch_rng(cfg.seed, epoch)
+    order = rng.permutation(len(images))
+    lr = cfg.lr_at(epoch)
+    correct = 0
+    for start in range(0, len(order), MASK_BLOCK):
+        block = order[start : start + MASK_BLOCK]
+        masks = reference.draw_mask_block(cfg, rng, len(block))
+        for k, s in enumerate(block):
+            res = net.train_sample(images[s], int(labels[s]), lr, [m[k] for m in masks])
+            correct += res.correct
+            done = start + k + 1
+            if on_sample is not None:
+                on_sample(done, net)
+            if progress is not None and (done % 500 == 0 or done == len(order)):
+                progress(done, correct)
+    return 100.0 * correct / max(1, len(order))
+
+
+def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
+    """The per-epoch metrics of a run directory (``metrics.jsonl``), in epoch order."""
+    path = Path(run_dir) / "metrics.jsonl"
+    if not path.exists():
+        return []
+    rows = []
+    for n, line in enumerate(path.read_text().splitlines(), start=1):
+        if line.strip():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as e:
+                raise RunError(f"{path}, line {n}: not valid JSON ({e})") from e
+    return rows
+
+
+def _write_metrics(run_dir: Path, rows: list[dict[str, Any]]) -> None:
+    text = "".join(json.dumps(r) + "\n" for r in rows)
+    atomic_write(run_dir / "metrics.jsonl", lambda f: f.write(text.encode()))
+
+
+def _load_data(cfg: Config, data_dir: str | Path | None):
+    from .data import load_dataset
+
+    train = load_dataset(cfg.dataset, "train", data_dir).subset(cfg.train_samples)
+    test = load_dataset(cfg.dataset, "test", data_dir).subset(cfg.test_samples)
+    return train, test
+
+
+def train(
+    cfg: Config,
+    run_dir: str | Path | None = None,
+    *,
+    resume: bool = False,
+    data_dir: str | Path | None = None,
+    engine: str = "fast",
+    data: tuple[Any, Any] | None = None,
+    on_epoch: Callable[[EpochMetrics, Network], dict[str, Any] | None] | None = None,
+    on_sample: Callable[[int, int, Network], None] | None = None,
+    progress: bool = True,
+    log: Callable[[str], None] | None = print,
+) -> tuple[Network, list[dict[str, Any]]]:
+    """Train ``cfg`` for ``cfg.epochs`` epochs, checkpointing into ``run_dir`` every epoch.
+
+    Args:
+        cfg: the full configuration (data set, sizes, hyper-parameters, epochs, seed).
+        run_dir: where config, metrics and checkpoints go (``None``: keep nothing on disk).
+        resume: continue the run in ``run_dir`` after its last completed epoch; the stored
+            config must equal ``cfg`` except for ``epochs`` (which may be raised).
+        data_dir: where the data sets are (default: the fetch chain of :mod:`desire_bp.data`).
+        engine: ``"fast"`` or ``"reference"``.
+        data: ``(train, test)`` objects with ``images`` ``(N, 784)`` uint8 and ``labels``;
+            overrides loading (tests, custom data).
+        on_epoch: hook after each epoch's evaluation; may return extra metrics to record.
+        on_sample: hook ``(epoch, samples_done, net)`` after every training sample.
+        progress: show a progress bar per epoch.
+        log: where the one-line-per-epoch summaries go (``None``: silent).
+
+    Returns:
+        the trained network and the metrics of all epochs (including resumed ones).
+    """
+    run = Path(run_dir) if run_dir is not None else None
+    rows: list[dict[str, Any]] = []
+    net: Network | None = None
+    if resume:
+        if run is None:
+            raise RunError("resume needs a run directory")
+        net, rows, cfg = _resume_state(run, cfg, engine)
+    elif run is not None:
+        if (run / "metrics.jsonl").exists() or (run / "checkpoint.npz").exists():
+            raise RunError(f"run directory {run} already holds a run; use resume or another dir")
+        run.mkdir(parents=True, exist_ok=True)
+        text = json.dumps(cfg.to_dict(), indent=2) + "\n"
+        atomic_write(run / "config.json", lambda f: f.write(text.encode()))
+    if net is None:
+        net = Network.init(cfg, engine=engine)
+
+    train_set, test_set = data if data is not None else _load_data(cfg, data_dir)
+    from .network import to_float_pixels
+
+    X_train = np.ascontiguousarray(
+        to_float_pixels(train_set.images).reshape(len(train_set.labels), -1)
+    )
+    y_train = np.asarray(train_set.labels).astype(np.int64)
+    best = max((r["test_accuracy"] for r in rows), default=-math.inf)
+    best_epoch = next((r["epoch"] for r in rows if r["test_accuracy"] == best), -1)
+
+    for epoch in range(len(rows), cfg.epochs):
+        bar = _progress_bar(len(y_train), epoch, cfg.epochs) if progress else None
+
+        def prog(done: int, correct: int, bar=bar) -> None:
+            if bar is not None:
+                bar.update(done - bar.n)
+                bar.set_postfix(train_acc=f"{100.0 * correct / done:.2f}%", refresh=False)
+
+        hook = (lambda done, n, epoch=epoch: on_sample(epoch, done, n)) if on_sample else None
+        t0 = time.perf_counter()
+        train_acc = train_epoch(net, X_train, y_train, epoch, prog, hook)
+        t1 = time.perf_counter()
+        if bar is not None:
+            bar.close()
+        test_acc = net.evaluate(test_set.images, test_set.labels).accuracy
+        t2 = time.perf_counter()
+        if test_acc > best:
+            best, best_epoch = test_acc, epoch
+        m = EpochMetrics(
+            epoch, cfg.lr_at(epoch), train_acc, test_acc, best, best_epoch, t1 - t0, t2 - t1
+        )
+        if on_epoch is not None:
+            m.extra.update(on_epoch(m, net) or {})
+        rows.append(m.to_dict())
+        if run is not None:
+            meta = {"epoch": epoch, "metrics": m.to_dict(), "history": rows}
+            if best_epoch == epoch:
+                save_checkpoint(run / "best.npz", net.weights, cfg, meta)
+            save_checkpoint(run / "checkpoint.npz", net.weights, cfg, meta)
+            _write_metrics(run, rows)
+        if log is not None:
+            log(
+                f"epoch {epoch + 1}/{cfg.epochs}: train {train_acc:.2f}%  test {test_acc:.2f}%  "
+                f"best {best:.2f}% (epoch {best_epoch + 1})  {t1 - t0:.1f}s + {t2 - t1:.1f}s"
+            )
+    return net, rows
+
+
+def _progress_bar(total: int, epoch: int, epochs: int):
+    from tqdm.auto import tqdm
+
+    return tqdm(
+        total=total,
+        desc=f"epoch {epoch + 1}/{epochs}",
+        unit="sample",
+        leave=False,
+        dynamic_ncols=True,
+        mininterval=0.5,
+    )
+
+
+def _resume_state(run: Path, cfg: Config, engine: str) -> tuple[Network, list[dict], Config]:
+    """Weights, metrics and config to continue the run in ``run``."""
+    cfg_path = run / "config.json"
+    if not cfg_path.exists():
+        raise RunError(f"cannot resume: {cfg_path} not found (is {run} a run directory?)")
+    try:
+        stored = Config.from_dict(json.loads(cfg_path.read_text()))
+    except (json.JSONDecodeError, ConfigError, TypeError) as e:
+        raise RunError(f"cannot resume: {cfg_path} is not a valid config ({e})") from e
+    if stored.replace(epochs=cfg.epochs) != cfg:
+        diff = sorted(
+            k for k, v in cfg.to_dict().items() if k != "epochs" and stored.to_dict()[k] != v
+        )
+        raise RunError(f"cannot resume {run}: config differs from the stored one in {diff}")
+    ck_path = run / "checkpoint.npz"
+    if not ck_path.exists():
+        # Nothing completed yet: start from scratch in the same directory.
+        return Network.init(cfg, engine=engine), [], cfg
+    # The checkpoint (one atomic file) is the source of truth: it carries the metrics history.
+    ck = load_checkpoint(ck_path)
+    rows = ck.meta.get("history")
+    if not isinstance(rows, list) or ck.meta.get("epoch") != len(rows) - 1:
+        raise RunError(f"cannot resume {run}: {ck_path} has no consistent metrics history")
+    _write_metrics(run, rows)
+    if cfg.epochs != stored.epochs:
+        text = json.dumps(cfg.to_dict(), indent=2) + "\n"
+        atomic_write(cfg_path, lambda f: f.write(text.encode()))
+    return Network(ck.weights, cfg, engine), rows, cfg
