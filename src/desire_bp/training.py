@@ -160,6 +160,7 @@ def train(
     on_sample: Callable[[int, int, Network], None] | None = None,
     progress: bool = True,
     log: Callable[[str], None] | None = print,
+    wrap_network: Callable[[Network], Any] | None = None,
 ) -> tuple[Network, list[dict[str, Any]]]:
     """Train ``cfg`` for ``cfg.epochs`` epochs, checkpointing into ``run_dir`` every epoch.
 
@@ -176,6 +177,8 @@ def train(
         on_sample: hook ``(epoch, samples_done, net)`` after every training sample.
         progress: show a progress bar per epoch.
         log: where the one-line-per-epoch summaries go (``None``: silent).
+        wrap_network: turns the initialised or resumed float network into the one trained
+            (e.g. :class:`desire_bp.integer.IntegerNetwork`; same methods as ``Network``).
 
     Returns:
         the trained network and the metrics of all epochs (including resumed ones).
@@ -195,6 +198,8 @@ def train(
         atomic_write(run / "config.json", lambda f: f.write(text.encode()))
     if net is None:
         net = Network.init(cfg, engine=engine)
+    if wrap_network is not None:
+        net = wrap_network(net)
 
     train_set, test_set = data if data is not None else _load_data(cfg, data_dir)
     from .network import to_float_pixels
