@@ -18,7 +18,7 @@ __all__ = ["main", "build_parser"]
 
 #: Modules that contribute sub-commands: each has ``add_commands(subparsers)`` which adds its
 #: parsers with ``set_defaults(func=...)``; the func takes the parsed namespace, returns 0.
-COMMAND_MODULES: list[str] = []
+COMMAND_MODULES: list[str] = ["desire_bp.integer", "desire_bp.analysis_cli"]
 
 #: CLI option -> Config field for every hyper-parameter override.
 OVERRIDES = {
@@ -119,10 +119,17 @@ def cmd_train(args: argparse.Namespace) -> int:
         )
         print(f"run directory {run_dir}")
     _set_threads(args.threads)
+    wrap = None
+    if getattr(args, "arithmetic", "float") == "int" or "integer" in cfg.extra:
+        from .integer import integer_training
+
+        cfg, wrap = integer_training(cfg, args)
+        print(f"integer arithmetic: {cfg.extra['integer']}")
     print(
         f"network {'-'.join(map(str, cfg.sizes))}, T={cfg.T}, {cfg.epochs} epochs, "
         f"dataset {cfg.dataset}, engine {args.engine}"
     )
+    hooks = args.train_hooks(args, cfg, run_dir) if getattr(args, "train_hooks", None) else {}
     _, rows = train(
         cfg,
         run_dir,
@@ -130,6 +137,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         data_dir=args.data_dir,
         engine=args.engine,
         progress=not args.no_progress,
+        wrap_network=wrap,
+        **hooks,
     )
     if rows:
         last = rows[-1]
@@ -250,6 +259,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="continue RUN_DIR after its last completed epoch (--epochs may raise it)",
     )
     t.add_argument("--engine", choices=["fast", "reference"], default="fast")
+    t.add_argument(
+        "--arithmetic",
+        choices=["float", "int"],
+        default="float",
+        help="int: integer, multiplication-free training (desire_bp.integer, docs/integer.md)",
+    )
     t.add_argument("--data-dir", help="data directory (default: $DESIRE_BP_DATA_DIR or cache)")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
     t.add_argument("--threads", type=int, help="threads for evaluation (default: all cores)")
