@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from threadpoolctl import threadpool_limits
 
 from desire_bp.data import fetch_dataset
 
@@ -23,3 +24,11 @@ def mnist_dir() -> Path:
 def fashion_dir() -> Path:
     """Folder with the four verified Fashion-MNIST files, in the default data directory."""
     return fetch_dataset("fashion-mnist")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _single_threaded_blas():
+    """One BLAS thread: the reference engine does many small products, and two BLAS threads
+    fighting over two shared cores make it 10-30 times slower."""
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield

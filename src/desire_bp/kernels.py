@@ -56,10 +56,11 @@ class Workspace:
         self.currents = List([np.zeros((T, n), F32) for n in sizes])
         self.vmem = List([np.zeros(n, F32) for n in sizes])
         self.desire = List([np.zeros(n, np.int8) for n in sizes])
-        self.coef = List([np.zeros((T, n), F32) for n in sizes])
+        self.coef = List([np.zeros((T + 1, n), F32) for n in sizes])
         self.err = List([np.zeros(n, F32) for n in sizes])
         self.back = List([np.zeros(n, F32) for n in sizes])
         self.row = List([np.zeros(n, F32) for n in sizes])
+        self.rows = List([np.zeros(n, np.int64) for n in sizes])
         self.offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
 
     def args(self) -> tuple:
@@ -76,6 +77,7 @@ class Workspace:
             self.err,
             self.back,
             self.row,
+            self.rows,
         )
 
 
@@ -204,14 +206,18 @@ def _output_desire(counts, label, denom, theta_out, desire):
 
 @njit(cache=True, nogil=True, fastmath=True)
 def _rowdot(WT, e, out):
-    """out[g] = sum_h WT[g, h] * e[h] (vectorised; summation order differs from BLAS)."""
+    """out[g] = fl32(sum_h WT[g, h] * e[h]) with float64 products and sum.
+
+    The float32 x float32 products are exact in float64 and the float64 sum is rounded once,
+    so the float32 result does not depend on the (vectorised) summation order.
+    """
     n_in, n_out = WT.shape
     for g in range(n_in):
         row = WT[g]
-        acc = F32(0.0)
+        acc = 0.0
         for h in range(n_out):
-            acc += row[h] * e[h]
-        out[g] = acc
+            acc += np.float64(row[h]) * np.float64(e[h])
+        out[g] = F32(acc)
 
 
 @njit(cache=True, nogil=True)
@@ -236,7 +242,7 @@ def _hidden_desire(WT, d, counts, mask, denom, signed, T, theta_hid, err, back, 
     nz = 0
     for g in range(d_prev.shape[0]):
         s = back[g]
-        if abs(s) >= theta_hid:
+        if abs(s) >= theta_hid and s != 0:  # sign(0) = 0, also when theta_hid = 0
             d_prev[g] = 1 if s > 0 else -1
             nz += 1
         else:
@@ -246,37 +252,60 @@ def _hidden_desire(WT, d, counts, mask, denom, signed, T, theta_hid, err, back, 
 
 @njit(cache=True, nogil=True)
 def _update(
-    WT, d, mask, spikes_out, counts_out, lr, beta, spikes_in, active_in, n_act_in, delay, coef, row
+    WT,
+    d,
+    mask,
+    spikes_out,
+    counts_out,
+    lr,
+    beta,
+    spikes_in,
+    active_in,
+    n_act_in,
+    delay,
+    coef,
+    row,
+    rows,
 ):
-    """WT[i, o] += lr d_o m_o sum_t s[t][o] r[t][i], via reversed traces A_o."""
+    """WT[i, o] += fl(lr d_o m_o) * stdp[o, i], stdp = sum_t s[t][o] r[t][i] in ascending t.
+
+    Only neurons with desire, kept by dropout and with at least one spike are updated
+    (compacted into ``rows``); only pre-synaptic neurons with a nonzero trace contribute.
+    The arithmetic is the reference's, element by element: float32 trace recursion, float32
+    accumulation over t in ascending order (adding exact zeros where a neuron is silent), one
+    multiplication by the coefficient, one addition to the weight.
+    """
     T, n_out = spikes_out.shape
-    any_nz = False
+    n_rows = 0
     for o in range(n_out):
         if d[o] != 0 and mask[o] and counts_out[o] > 0:
-            any_nz = True
-            break
-    if not any_nz:
+            rows[n_rows] = o
+            n_rows += 1
+    if n_rows == 0:
         return
-    for o in range(n_out):
-        c = lr * F32(d[o]) if (mask[o] and counts_out[o] > 0) else F32(0.0)
-        a = F32(0.0)
-        for t in range(T - 1, -1, -1):
-            a = beta * a + F32(spikes_out[t, o])
-            coef[t, o] = c * a
-    for k in range(n_act_in):
-        j = active_in[k]
-        row[:] = 0.0
-        hit = False
-        for t in range(T - delay):
-            if spikes_in[t, j]:
-                hit = True
-                ct = coef[t + delay]
-                for o in range(n_out):
-                    row[o] += ct[o]
-        if hit:
-            w = WT[j]
-            for o in range(n_out):
-                w[o] += row[o]
+    # coef[t, k] = s[t][rows[k]] as float32 (0 or 1); coef[T, k] = lr * d
+    for k in range(n_rows):
+        o = rows[k]
+        for t in range(T):
+            coef[t, k] = F32(spikes_out[t, o])
+    for k in range(n_rows):
+        coef[T, k] = lr * F32(d[rows[k]])
+    for a in range(n_act_in):
+        j = active_in[a]
+        r = F32(0.0)
+        for k in range(n_rows):
+            row[k] = 0.0
+        for t in range(T):
+            spk = F32(1.0) if (t >= delay and spikes_in[t - delay, j]) else F32(0.0)
+            r = beta * r + spk  # r_l[t] = beta r_l[t-1] + min(u_l[t], 1)
+            if r != 0.0:
+                ct = coef[t]
+                for k in range(n_rows):
+                    row[k] += ct[k] * r
+        w = WT[j]
+        cl = coef[T]
+        for k in range(n_rows):
+            w[rows[k]] += cl[k] * row[k]
 
 
 # ----------------------------------------------------------------------------- entry points
@@ -309,6 +338,7 @@ def train_step(
     err,
     back,
     row,
+    rows,
 ):
     """Forward, backward and update of one training sample; weights change in place.
 
@@ -363,6 +393,7 @@ def train_step(
             delay,
             coef[layer],
             row[layer],
+            rows[layer],
         )
     out = counts[L]
     best = out[label]

@@ -171,7 +171,7 @@ class Network:
                 raise ValueError(f"weights of layer {layer}: shape {w.shape}, expected {want}")
             if not np.isfinite(w).all():
                 raise ValueError(f"weights of layer {layer} contain NaN or infinity")
-            new.append(np.ascontiguousarray(w.T, dtype=F32))
+            new.append(np.array(w.T, dtype=F32, order="C", copy=True))  # never a view
         self._WT = kernels.List(new)
 
     @property

@@ -35,6 +35,7 @@ __all__ = [
     "draw_mask_block",
     "scales",
     "forward",
+    "synaptic_input",
     "output_desire",
     "hidden_desire",
     "backward",
@@ -128,7 +129,6 @@ def forward(
     x = np.asarray(x, dtype=F32)
 
     spikes = [np.zeros((T, n), dtype=bool) for n in sizes]
-    outputs = [np.zeros((T, n), dtype=F32) for n in sizes]  # y_l[t] = c_l * s_l[t]
     inputs: list[np.ndarray | None] = [None] + [np.zeros((T, n), F32) for n in sizes[:-1]]
     v = [np.zeros(n, dtype=F32) for n in sizes]  # state reset at the start of every sample
 
@@ -137,21 +137,19 @@ def forward(
         v[0] += x
         spikes[0][t] = (v[0] >= theta) & masks[0]
         v[0] -= theta * spikes[0][t]  # subtractive reset, only where a spike was emitted
-        outputs[0][t] = c[0] * spikes[0][t]
         # LIF layers: leak first, integrate, fire, reset.
         for layer in range(1, L + 1):
             if layer == 1:
-                u = outputs[0][t]  # u_1[t] = y_0[t]
+                s_in = spikes[0][t]  # u_1[t] = y_0[t]
             elif t > 0:
-                u = outputs[layer - 1][t - 1]  # u_l[t] = y_{l-1}[t-1]: one-step delay
+                s_in = spikes[layer - 1][t - 1]  # u_l[t] = y_{l-1}[t-1]: one-step delay
             else:
-                u = np.zeros(sizes[layer - 1], dtype=F32)  # u_l[0] = 0
-            inputs[layer][t] = u
+                s_in = np.zeros(sizes[layer - 1], dtype=bool)  # u_l[0] = 0
+            inputs[layer][t] = c[layer - 1] * s_in  # u_l[t] = c_{l-1} * s
             v[layer] *= beta
-            v[layer] += weights[layer - 1] @ u
+            v[layer] += synaptic_input(weights[layer - 1], s_in, c[layer - 1])
             spikes[layer][t] = (v[layer] >= theta) & masks[layer]
             v[layer] -= theta * spikes[layer][t]
-            outputs[layer][t] = c[layer] * spikes[layer][t]
 
     # Pre-synaptic traces r_l[t] = beta * r_l[t-1] + min(u_l[t], 1), r_l[-1] = 0.
     traces: list[np.ndarray | None] = [None]
@@ -166,6 +164,24 @@ def forward(
 
     counts = [s.sum(axis=0, dtype=np.int32) for s in spikes]
     return Forward(spikes=spikes, inputs=inputs, traces=traces, counts=counts)
+
+
+def synaptic_input(W: np.ndarray, s_in: np.ndarray, c: np.float32) -> np.ndarray:
+    """``W @ u`` for the scaled spikes ``u = c * s_in``, as ``c * sum_{j: s_in[j]} W[:, j]``.
+
+    SPEC leaves the float32 summation order open; it is fixed here to ascending pre-synaptic
+    index (one rounding per addition, then one for the scale), which the fast engine follows
+    too, so that both produce bit-identical potentials.
+
+    Args:
+        W: ``(n_out, n_in)`` float32; s_in: ``(n_in,)`` bool spikes; c: dropout scale.
+    Returns:
+        ``(n_out,)`` float32 synaptic input.
+    """
+    acc = np.zeros(W.shape[0], dtype=F32)
+    for j in np.flatnonzero(s_in):
+        acc += W[:, j]
+    return c * acc
 
 
 def output_desire(counts: np.ndarray, label: int, cfg: Config) -> np.ndarray:
@@ -213,7 +229,9 @@ def hidden_desire(
         rate = counts.astype(F32) / F32(cfg.T - cfg.error_margin)
         err = np.abs(target - rate)
         sgn = (d * mask).astype(F32)
-    S = W.T @ (err * sgn)
+    # S = W^T (err * sgn): each product is exact in float64, the float64 sum is rounded once
+    # to float32, so the result does not depend on the summation order (fast engine).
+    S = (W.T.astype(np.float64) @ (err * sgn).astype(np.float64)).astype(F32)
     return np.where(np.abs(S) >= F32(cfg.theta_hid), np.sign(S), F32(0)).astype(np.int8)
 
 
@@ -252,8 +270,13 @@ def weight_update(
         spikes: post-synaptic spikes ``(T, n_out)`` bool; traces: ``(T, n_in)`` float32.
         lr: learning rate of the current epoch.
     """
-    stdp = spikes.T.astype(F32) @ traces  # (n_out, n_in): sum_t s[t][o] r[t][i]
-    W += (F32(lr) * (d * mask).astype(F32))[:, None] * stdp
+    rows = np.flatnonzero((d != 0) & mask)  # only these neurons change
+    # stdp[o, i] = sum_t s[t][o] r[t][i], accumulated in float32 in ascending t
+    stdp = np.zeros((len(rows), W.shape[1]), dtype=F32)
+    for t in range(spikes.shape[0]):
+        stdp += np.outer(spikes[t, rows].astype(F32), traces[t])
+    coef = F32(lr) * d[rows].astype(F32)  # lr * d_o * m_o for the rows kept
+    W[rows] += coef[:, None] * stdp
 
 
 def is_correct(counts: np.ndarray, label: int) -> bool:
