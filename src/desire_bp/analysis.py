@@ -53,6 +53,7 @@ __all__ = [
     "class_rates",
     "contributions",
     "select_neurons",
+    "accuracy_curve",
     "Recorder",
     "read_spike_records",
     "read_contributions",
@@ -90,7 +91,8 @@ def _pixels(images: np.ndarray) -> np.ndarray:
     from .network import to_float_pixels
 
     X = to_float_pixels(np.asarray(images))
-    return np.ascontiguousarray(X.reshape(len(X), -1))
+    n0 = int(np.prod(X.shape[1:])) if X.ndim > 1 else 0
+    return np.ascontiguousarray(X.reshape(len(X), n0))
 
 
 @njit(cache=True, parallel=True)
@@ -364,6 +366,37 @@ def select_neurons(sizes: Sequence[int], k: int, seed: int) -> list[np.ndarray]:
         out.append(np.sort(rng.choice(n, size=min(k, n), replace=False)).astype(np.int64))
     out.append(np.arange(sizes[-1], dtype=np.int64))
     return out
+
+
+def accuracy_curve(
+    x: Sequence[float], final: Sequence[float], best: Sequence[float]
+) -> dict[str, np.ndarray]:
+    """Fig. 4 / 5 data: test accuracies of sweep trials grouped by a parameter value.
+
+    Args:
+        x: the parameter of each trial (e.g. ``N`` or ``T``).
+        final, best: each trial's final and best test accuracy (percent; NaN if none).
+
+    Returns:
+        arrays over the distinct ``x`` in increasing order: ``x``, ``n`` (trials with a
+        result), ``final_mean``, ``final_std``, ``best_mean``, ``best_std`` (population std, 0
+        for a single trial; NaN where no trial has a result).
+    """
+    x = np.asarray(x, float)
+    final, best = np.asarray(final, float), np.asarray(best, float)
+    xs = np.unique(x)
+    out: dict[str, list[float]] = {k: [] for k in ("n", "final_mean", "final_std")}
+    out.update(best_mean=[], best_std=[])
+    for v in xs:
+        sel = (x == v) & np.isfinite(best) & np.isfinite(final)
+        out["n"].append(int(sel.sum()))
+        for key, arr in (("final", final), ("best", best)):
+            vals = arr[sel]
+            out[f"{key}_mean"].append(float(vals.mean()) if len(vals) else float("nan"))
+            out[f"{key}_std"].append(float(vals.std()) if len(vals) else float("nan"))
+    res = {k: np.asarray(v) for k, v in out.items()}
+    res["x"] = xs
+    return res
 
 
 # ----------------------------------------------------------------------------- recording

@@ -1,0 +1,237 @@
+"""Plots of the paper's figures 4-8 (matplotlib, headless: no display, no pyplot state).
+
+Each ``plot_*`` function takes the data computed by :mod:`desire_bp.analysis` (or read from
+run / sweep directories), draws one figure with the Agg renderer and writes it as PNG;
+:func:`write_csv` writes the numbers behind it.  Nothing here trains or evaluates a network.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib.figure import Figure  # no pyplot: Figure.savefig renders PNG with Agg
+
+__all__ = [
+    "write_csv",
+    "plot_accuracy_curve",
+    "plot_local_losses",
+    "plot_class_rates",
+    "plot_contributions",
+]
+
+
+def write_csv(path: str | Path, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> Path:
+    """Write ``rows`` under ``header`` as CSV (floats with full precision); returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(header)
+        for r in rows:
+            w.writerow(["" if isinstance(v, float) and np.isnan(v) else v for v in r])
+    return path
+
+
+def _save(fig: Figure, out: str | Path) -> Path:
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=130, bbox_inches="tight")
+    return out
+
+
+def plot_accuracy_curve(
+    curve: dict[str, np.ndarray],
+    xlabel: str,
+    title: str,
+    out: str | Path,
+    logx: bool = True,
+    paper: dict[float, float] | None = None,
+) -> Path:
+    """Fig. 4 / 5: test accuracy (percent) against a swept parameter.
+
+    Args:
+        curve: from :func:`desire_bp.analysis.accuracy_curve`: ``x``, ``n``, ``final_mean``,
+            ``final_std``, ``best_mean``, ``best_std`` (arrays of equal length).
+        xlabel: e.g. ``"N (784-2N-N-10)"``.
+        logx: logarithmic x axis (base 2).
+        paper: optional reference points ``{x: accuracy}`` drawn as crosses.
+    """
+    fig = Figure(figsize=(6.4, 4.2))
+    ax = fig.add_subplot()
+    x = np.asarray(curve["x"], float)
+    for key, label, style in (
+        ("best", "best test accuracy", "o-"),
+        ("final", "final test accuracy", "s--"),
+    ):
+        m, s = np.asarray(curve[f"{key}_mean"]), np.asarray(curve[f"{key}_std"])
+        ax.errorbar(
+            x, m, yerr=np.where(np.asarray(curve["n"]) > 1, s, 0), fmt=style, capsize=3, label=label
+        )
+        for xi, mi in zip(x, m, strict=True):
+            if np.isfinite(mi):
+                ax.annotate(
+                    f"{mi:.1f}",
+                    (xi, mi),
+                    textcoords="offset points",
+                    xytext=(0, 6),
+                    ha="center",
+                    fontsize=7,
+                )
+    if paper:
+        ax.plot(list(paper), list(paper.values()), "kx", label="paper")
+    if logx and len(x) and (x > 0).all():
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(x)
+        ax.set_xticklabels([f"{v:g}" for v in x])
+    else:
+        ax.set_xticks(x)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("test accuracy (%)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(title, fontsize=9)
+    return _save(fig, out)
+
+
+def plot_local_losses(
+    epochs: np.ndarray,
+    losses: np.ndarray,
+    test_accuracy: np.ndarray,
+    title: str,
+    out: str | Path,
+) -> Path:
+    """Fig. 6: local test loss of each LIF layer per epoch, with the test accuracy.
+
+    Args:
+        epochs: ``(E,)`` epoch numbers (plotted from 1).
+        losses: ``(E, L)`` mean ``e^2`` per layer (dimensionless, in [0, 1]).
+        test_accuracy: ``(E,)`` percent.
+    """
+    epochs = np.asarray(epochs) + 1
+    losses = np.asarray(losses, float)
+    fig = Figure(figsize=(6.4, 4.2))
+    ax = fig.add_subplot()
+    for layer in range(losses.shape[1]):
+        ax.plot(epochs, losses[:, layer], "o-", ms=3, label=f"layer {layer + 1}")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("local test loss (mean e², e = n/T − target)")
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    ax2 = ax.twinx()
+    ax2.plot(epochs, test_accuracy, "-", color="0.5", lw=2, label="test accuracy")
+    ax2.set_ylabel("test accuracy (%)", color="0.4")
+    h1, l1 = ax.get_legend_handles_labels()
+    h2, l2 = ax2.get_legend_handles_labels()
+    ax.legend(h1 + h2, l1 + l2, fontsize=8, loc="center right")
+    if len(epochs) <= 20:
+        ax.set_xticks(epochs)
+    ax.set_title(title, fontsize=9)
+    return _save(fig, out)
+
+
+def plot_class_rates(
+    records: dict[int, dict[str, np.ndarray]], title: str, out: str | Path
+) -> Path:
+    """Fig. 7: relative spike count ``n / T`` of the recorded neurons per class and epoch.
+
+    One row of panels per LIF layer, one column per class; each panel is an image with the
+    recorded neurons down and the epochs across (left: first epoch), colour = mean ``n / T``
+    over the class's samples (one colour scale per layer).
+
+    Args:
+        records: ``{epoch: arrays}`` as from :func:`desire_bp.analysis.read_spike_records`
+            (``layer{l}_neurons`` ``(k,)``, ``layer{l}_rates`` ``(k, n_classes)``).
+    """
+    epochs = sorted(records)
+    if not epochs:
+        raise ValueError("no spike records to plot")
+    first = records[epochs[0]]
+    layers = sorted(int(k[5:-6]) for k in first if k.startswith("layer") and k.endswith("_rates"))
+    n_cls = first[f"layer{layers[0]}_rates"].shape[1]
+    fig = Figure(figsize=(1.25 * n_cls + 1.2, 2.3 * len(layers) + 0.6))
+    axes = fig.subplots(len(layers), n_cls, squeeze=False, sharey="row")
+    for r, layer in enumerate(layers):
+        # (neurons, classes, epochs)
+        cube = np.stack([records[e][f"layer{layer}_rates"] for e in epochs], axis=-1)
+        neurons = first[f"layer{layer}_neurons"]
+        vmax = np.nanmax(cube) if np.isfinite(cube).any() and np.nanmax(cube) > 0 else 1.0
+        im = None
+        for c in range(n_cls):
+            ax = axes[r, c]
+            im = ax.imshow(
+                cube[:, c, :],
+                aspect="auto",
+                cmap="inferno",
+                vmin=0,
+                vmax=vmax,
+                interpolation="nearest",
+            )
+            ax.set_xticks(range(len(epochs)))
+            ax.set_xticklabels([str(e + 1) for e in epochs], fontsize=6)
+            if r == 0:
+                ax.set_title(f"class {c}", fontsize=8)
+            if r == len(layers) - 1:
+                ax.set_xlabel("epoch", fontsize=7)
+            if c == 0:
+                ax.set_ylabel(f"layer {layer}\nneuron", fontsize=8)
+                step = max(1, len(neurons) // 10)
+                ax.set_yticks(range(0, len(neurons), step))
+                ax.set_yticklabels([str(n) for n in neurons[::step]], fontsize=6)
+        fig.colorbar(im, ax=list(axes[r]), fraction=0.02, pad=0.01, label="n / T")
+    fig.suptitle(title, fontsize=9)
+    return _save(fig, out)
+
+
+def plot_contributions(
+    samples: np.ndarray,
+    C: np.ndarray,
+    title: str,
+    out: str | Path,
+    shape: tuple[int, int] = (28, 28),
+    ncols: int = 7,
+) -> Path:
+    """Fig. 8: contribution of each input pixel to satisfying layer 1's desire, per snapshot.
+
+    One image per snapshot (blue: positive contribution, red: negative, white: none; one
+    symmetric colour scale for all), and below them the mean over pixels against the number of
+    training samples seen.
+
+    Args:
+        samples: ``(S,)`` training samples seen at each snapshot.
+        C: ``(S, n_0)`` contributions (``n_0 = shape[0] * shape[1]``).
+    """
+    samples = np.asarray(samples)
+    C = np.asarray(C, float)
+    S = len(samples)
+    if S == 0:
+        raise ValueError("no contribution snapshots to plot")
+    ncols = min(ncols, S)
+    nrows = -(-S // ncols)
+    height = 1.55 * nrows + 3.0
+    fig = Figure(figsize=(1.5 * ncols + 1.0, height))
+    gs = fig.add_gridspec(
+        nrows + 1, ncols, height_ratios=[1] * nrows + [1.3], hspace=0.45, top=1 - 0.8 / height
+    )
+    vmax = float(np.nanmax(np.abs(C))) or 1.0
+    im = None
+    for k in range(S):
+        ax = fig.add_subplot(gs[k // ncols, k % ncols])
+        im = ax.imshow(C[k].reshape(shape), cmap="RdBu", vmin=-vmax, vmax=vmax)
+        ax.set_title(f"{samples[k]} samples", fontsize=7)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    img_axes = fig.axes[:]
+    fig.colorbar(im, ax=img_axes, fraction=0.02, pad=0.01, label="contribution C[i]")
+    ax = fig.add_subplot(gs[nrows, :])
+    ax.plot(samples, C.mean(axis=1), "o-", ms=3, label="mean over pixels")
+    ax.axhline(0, color="0.5", lw=0.8)
+    ax.set_xlabel("training samples seen (epoch 1)")
+    ax.set_ylabel("mean C")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.suptitle(title, fontsize=9)
+    return _save(fig, out)
