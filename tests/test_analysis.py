@@ -50,7 +50,7 @@ def random_images(n: int, n0: int, seed: int = 1) -> tuple[np.ndarray, np.ndarra
 
 @pytest.mark.parametrize("hidden_error", ["abs", "signed"])
 def test_activity_matches_reference(hidden_error: str) -> None:
-    cfg = small_cfg(hidden_error=hidden_error)
+    cfg = small_cfg(hidden_error=hidden_error, sizes=(64, 32, 16, 4))
     W = random_net(cfg)
     X, y = random_images(40, cfg.sizes[0])
     fast = analysis.activity(W, X, y, cfg)
@@ -257,25 +257,27 @@ def test_accuracy_curve() -> None:
 
 
 def test_plots_render_png(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
     curve = analysis.accuracy_curve([50, 100, 100], [80.0, 85.0, 87.0], [81.0, 86.0, 88.0])
     paths = [
         plot_accuracy_curve(curve, "N", "t", tmp_path / "a.png", paper={100.0: 98.4}),
         plot_accuracy_curve(curve, "T", "t", tmp_path / "b.png", logx=False),
-        plot_local_losses(np.arange(3), np.random.rand(3, 3), np.array([50, 60, 70]), "t",
-                          tmp_path / "c.png"),  # fmt: skip
+        plot_local_losses(
+            np.arange(3), rng.random((3, 3)), np.array([50, 60, 70]), "t", tmp_path / "c.png"
+        ),
     ]
     recs = {
         e: {
             "layer1_neurons": np.arange(5),
-            "layer1_rates": np.random.rand(5, 10),
+            "layer1_rates": rng.random((5, 10)),
             "layer2_neurons": np.arange(10),
-            "layer2_rates": np.random.rand(10, 10),
+            "layer2_rates": rng.random((10, 10)),
         }
         for e in range(3)
     }
     paths.append(plot_class_rates(recs, "t", tmp_path / "d.png"))
-    paths.append(plot_contributions(np.arange(0, 100, 10), np.random.randn(10, 784), "t",
-                                    tmp_path / "e" / "f.png"))  # fmt: skip
+    C = rng.standard_normal((10, 784))
+    paths.append(plot_contributions(np.arange(0, 100, 10), C, "t", tmp_path / "e" / "f.png"))
     for p in paths:
         assert p.read_bytes()[:8] == PNG
 

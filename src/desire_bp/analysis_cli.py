@@ -280,7 +280,10 @@ def _fig6(run: Path, out: Path, title: str | None) -> list[Path]:
     )
     png = plot_local_losses(epochs, losses, acc, title, out)
     header = ["epoch", "test_accuracy"] + [f"loss_layer{k + 1}" for k in range(losses.shape[1])]
-    data = [[int(e) + 1, float(a), *map(float, ls)] for e, a, ls in zip(epochs, acc, losses)]
+    data = [
+        [int(e) + 1, float(a), *map(float, ls)]
+        for e, a, ls in zip(epochs, acc, losses, strict=True)
+    ]
     return [png, write_csv(out.with_suffix(".csv"), header, data)]
 
 
@@ -330,7 +333,7 @@ def _fig8(run: Path, out: Path, title: str | None) -> list[Path]:
     shape = (side, side) if side * side == C.shape[1] else (1, C.shape[1])
     png = plot_contributions(samples, C, title, out, shape)
     header = ["samples", "mean"] + [f"pixel{i}" for i in range(C.shape[1])]
-    data = [[int(s), float(c.mean()), *map(float, c)] for s, c in zip(samples, C)]
+    data = [[int(s), float(c.mean()), *map(float, c)] for s, c in zip(samples, C, strict=True)]
     return [png, write_csv(out.with_suffix(".csv"), header, data)]
 
 
