@@ -225,6 +225,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
             out=args.out,
             data_dir=args.data_dir,
         )
+    elif args.what == "epoch":
+        bench.epoch(
+            args.presets[0], train_samples=args.samples, out=args.out, data_dir=args.data_dir
+        )
     else:
         bench.scaling(
             sizes=args.sizes, samples=args.samples, out_dir=args.out, data_dir=args.data_dir
@@ -303,7 +307,12 @@ def build_parser() -> argparse.ArgumentParser:
     it.set_defaults(func=cmd_import_torch)
 
     b = sub.add_parser("bench", help="benchmarks (speed of the engines, scaling like Fig. 9)")
-    b.add_argument("what", choices=["speed", "scaling"])
+    b.add_argument(
+        "what",
+        choices=["speed", "epoch", "scaling"],
+        help="speed: ms/sample of both engines; epoch: one full epoch per engine "
+        "(same weights, order and masks); scaling: 784-N-10 like Fig. 9",
+    )
     b.add_argument("--samples", type=int, help="timed samples per measurement")
     b.add_argument("--presets", nargs="+", choices=sorted(PRESETS), default=sorted(PRESETS))
     b.add_argument(
