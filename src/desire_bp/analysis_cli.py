@@ -258,9 +258,13 @@ def _fig_sweep(args: argparse.Namespace, which: str) -> list[Path]:
     csv = write_csv(
         out.with_suffix(".csv"),
         header,
-        [[curve[k][i].item() for k in keys] for i in range(len(curve["x"]))],
+        [[_num(curve[k][i].item()) for k in keys] for i in range(len(curve["x"]))],
     )
     return [png, csv]
+
+
+def _num(v: float) -> float | int:
+    return int(v) if float(v).is_integer() else v
 
 
 def _fig6(run: Path, out: Path, title: str | None) -> list[Path]:

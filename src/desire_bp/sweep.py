@@ -621,7 +621,8 @@ class Sweep:
                 report=report,
             )
 
-        if not ray.is_initialized():
+        started = not ray.is_initialized()
+        if started:
             ray.init(address=address, include_dashboard=False, logging_level="WARNING")
         RunConfig = getattr(tune, "RunConfig", None)
         if RunConfig is None:  # Ray < 2.40
@@ -637,7 +638,11 @@ class Sweep:
                 verbose=1,
             ),
         )
-        grid = tuner.fit()
+        try:
+            grid = tuner.fit()
+        finally:
+            if started:
+                ray.shutdown()
         errors = [r.error for r in grid if r.error is not None]
         if errors:
             say(f"{len(errors)} trial(s) failed under Ray; first error: {errors[0]}")

@@ -1,0 +1,204 @@
+"""Sweeps (desire_bp.sweep, ``desire-bp sweep``) and the Fig. 4 / 5 figures built on them."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from desire_bp import sweep as sw
+from desire_bp.cli import main
+from desire_bp.config import preset
+from desire_bp.training import read_metrics, train
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def tiny(**kw):
+    base = dict(sizes=(784, 12, 10), epochs=2, train_samples=80, test_samples=40, lr=1e-4)
+    base.update(kw)
+    return preset("mnist", **base)
+
+
+# ----------------------------------------------------------------------------- parsing
+
+
+def test_parse_grid_and_values() -> None:
+    assert sw.parse_grid("lr=1e-5,2e-5") == ("lr", [1e-5, 2e-5])
+    assert sw.parse_grid("T=5,10") == ("T", [5, 10])
+    assert sw.parse_grid("sizes=784-100-10,784-50-10") == ("sizes", [[784, 100, 10], [784, 50, 10]])
+    assert sw.parse_grid("N=50") == ("N", [50])
+    assert sw.parse_grid("hidden_error=abs,signed") == ("hidden_error", ["abs", "signed"])
+    assert sw.parse_grid("train-samples=100,none") == ("train_samples", [100, None])
+    for bad in ("lr", "bogus=1", "T=1.5", "lr=x", "lr="):
+        with pytest.raises(sw.SweepError):
+            sw.parse_grid(bad)
+
+
+def test_random_search_distributions() -> None:
+    space = [
+        sw.parse_random("lr=loguniform:1e-6:1e-4"),
+        sw.parse_random("p_hid=uniform:0.2:0.4"),
+        sw.parse_random("T=randint:5:8"),
+        sw.parse_random("N=loguniform:50:800"),
+        sw.parse_random("hidden_error=choice:abs,signed"),
+    ]
+    pts = sw.random_points(space, 200, seed=3)
+    assert pts == sw.random_points(space, 200, seed=3)  # reproducible
+    assert pts != sw.random_points(space, 200, seed=4)
+    lr = np.array([p["lr"] for p in pts])
+    assert (lr >= 1e-6).all() and (lr <= 1e-4).all() and (lr < 1e-5).mean() > 0.3
+    assert all(0.2 <= p["p_hid"] <= 0.4 for p in pts)
+    assert {p["T"] for p in pts} == {5, 6, 7, 8}
+    assert all(isinstance(p["N"], int) and 50 <= p["N"] <= 800 for p in pts)
+    assert {p["hidden_error"] for p in pts} == {"abs", "signed"}
+    for bad in ("lr=normal:0:1", "lr=loguniform:0:1", "lr=uniform:2:1", "dataset=uniform:0:1"):
+        with pytest.raises(sw.SweepError):
+            sw.parse_random(bad)
+
+
+def test_apply_params_and_figure_grids() -> None:
+    base = preset("mnist")
+    assert sw.apply_params(base, {"N": 100}).sizes == (784, 200, 100, 10)
+    assert sw.apply_params(base, {"hidden": [30]}).sizes == (784, 30, 10)
+    assert sw.apply_params(base, {"sizes": [784, 5, 10], "lr": 3e-5}).lr == 3e-5
+    assert sw.figure_grid("fig4") == {"N": [50, 100, 200, 400, 800, 1600]}
+    assert sw.figure_grid("fig5", [5, 20]) == {"T": [5, 20]}
+    with pytest.raises(sw.SweepError):
+        sw.figure_grid("fig9")
+    assert sw.grid_points({"a": [1, 2], "b": [3, 4]}) == [
+        {"a": 1, "b": 3},
+        {"a": 1, "b": 4},
+        {"a": 2, "b": 3},
+        {"a": 2, "b": 4},
+    ]
+
+
+def test_create_validates_and_detects_other_sweeps(tmp_path: Path) -> None:
+    base = tiny()
+    with pytest.raises(sw.SweepError, match="nothing to sweep"):
+        sw.Sweep.create(tmp_path / "a", base)
+    with pytest.raises(sw.SweepError, match="invalid"):  # T must exceed error_margin
+        sw.Sweep.create(tmp_path / "a", base, {"T": [3, 20]})
+    with pytest.raises(sw.SweepError, match="only one of"):
+        sw.Sweep.create(tmp_path / "a", base, {"N": [3], "hidden": [[4]]})
+    s = sw.Sweep.create(tmp_path / "b", base, {"lr": [1e-4]}, [sw.parse_random("T=randint:5:9")], 3)
+    assert len(s.trials) == 3 and (tmp_path / "b" / "sweep.json").exists()
+    again = sw.Sweep.create(
+        tmp_path / "b", base, {"lr": [1e-4]}, [sw.parse_random("T=randint:5:9")], 3
+    )
+    assert again.trials == s.trials
+    assert [t.params for t in sw.Sweep.load(tmp_path / "b").trials] == [t.params for t in s.trials]
+    with pytest.raises(sw.SweepError, match="search space"):
+        sw.Sweep.create(tmp_path / "b", base, {"lr": [2e-4]})
+    with pytest.raises(sw.SweepError, match="base config: epochs 2 -> 3"):
+        rnd = [sw.parse_random("T=randint:5:9")]
+        sw.Sweep.create(tmp_path / "b", base.replace(epochs=3), {"lr": [1e-4]}, rnd, 3)
+    with pytest.raises(sw.SweepError, match="not a sweep directory"):
+        sw.Sweep.load(tmp_path / "c")
+
+
+# ----------------------------------------------------------------------------- running
+
+
+def _csv(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_local_sweep_results_and_resume(tmp_path: Path, mnist_dir: Path, monkeypatch) -> None:
+    monkeypatch.setattr(sw, "ray_available", lambda: False)
+    base = tiny()
+    d = tmp_path / "sweep"
+    s = sw.Sweep.create(d, base, {"lr": [1e-4, 3e-4], "p_hid": [0.0]})
+    # Interrupted state: trial 0 finished, trial 1 stopped after its first epoch.
+    t0, t1 = s.trials
+    train(sw.apply_params(base, t0.params), s.trial_dir(t0), progress=False, log=None)
+    cfg1 = sw.apply_params(base, t1.params)
+    train(cfg1.replace(epochs=1), s.trial_dir(t1), progress=False, log=None)
+    assert [r["status"] for r in s.results()] == ["done", "partial"]
+    assert s.pending() == [t1]
+    before = (s.trial_dir(t0) / "metrics.jsonl").read_text()
+    msgs: list[str] = []
+    rows = s.run("auto", log=msgs.append)
+    assert any("ray is not installed" in m for m in msgs)
+    assert (s.trial_dir(t0) / "metrics.jsonl").read_text() == before  # skipped
+    assert [r["status"] for r in rows] == ["done", "done"]
+    # The resumed trial equals an uninterrupted run of the same config.
+    _, ref = train(cfg1, None, progress=False, log=None)
+    got = read_metrics(s.trial_dir(t1))
+    assert [r["test_accuracy"] for r in got] == [r["test_accuracy"] for r in ref]
+    # The results table: one row per trial, parameters and accuracies.
+    table = _csv(d / "results.csv")
+    assert [r["trial"] for r in table] == [t0.id, t1.id]
+    assert list(table[0])[:4] == ["trial", "lr", "p_hid", "status"]
+    for r, row in zip(table, rows, strict=True):
+        assert float(r["best_test_accuracy"]) == row["best_test_accuracy"]
+        assert int(r["best_epoch"]) == row["best_epoch"] and float(r["seconds"]) > 0
+        assert 0 <= float(r["final_test_accuracy"]) <= 100
+    best = json.loads((d / "best.json").read_text())
+    assert best["best_test_accuracy"] == max(r["best_test_accuracy"] for r in rows)
+    assert best["config"]["lr"] == best["params"]["lr"]
+    assert Path(best["checkpoint"]).exists()
+
+
+def test_cli_sweep_fig4_fig5(tmp_path: Path, mnist_dir: Path, capsys) -> None:
+    opts = ["--epochs", "1", "--train-samples", "60", "--test-samples", "40"]
+    opts += ["--executor", "local", "--lr", "1e-4"]
+    d4 = tmp_path / "fig4"
+    assert main(["sweep", str(d4), "--figure", "fig4", "--values", "4,8", *opts]) == 0
+    out = capsys.readouterr().out
+    assert "2/2 trials finished" in out and "best:" in out
+    assert main(["sweep", str(d4)]) == 0  # resume: nothing left to do
+    assert "2 finished, 0 to run" in capsys.readouterr().out
+    assert main(["sweep", str(d4), "--list"]) == 0
+    assert capsys.readouterr().out.count("done") == 2
+    assert main(["figure", "fig4", "--sweep-dir", str(d4)]) == 0
+    assert (d4 / "fig4.png").read_bytes()[:8] == PNG
+    table = _csv(d4 / "fig4.csv")
+    assert [r["N"] for r in table] == ["4", "8"] and all(r["trials"] == "1" for r in table)
+    trials = _csv(d4 / "results.csv")
+    sizes = [json.loads((Path(r["run_dir"]) / "config.json").read_text())["sizes"] for r in trials]
+    assert sizes == [[784, 8, 4, 10], [784, 16, 8, 10]]
+    d5 = tmp_path / "fig5"
+    args = ["sweep", str(d5), "--figure", "fig5", "--values", "5,8", "--grid", "seed=0,1"]
+    assert main([*args, "--hidden", "8,4", *opts]) == 0
+    out5 = tmp_path / "f5" / "acc.png"
+    assert main(["figure", "fig5", str(d5), "--out", str(out5)]) == 0
+    assert out5.read_bytes()[:8] == PNG
+    rows = _csv(out5.with_suffix(".csv"))
+    assert [r["T"] for r in rows] == ["5", "8"] and all(r["trials"] == "2" for r in rows)
+    assert all(0 <= float(r["best_mean_test_accuracy"]) <= 100 for r in rows)
+    # Usage errors exit with status 2.
+    assert main(["sweep", str(tmp_path / "none")]) == 2
+    assert main(["sweep", str(d4), "--grid", "lr=1e-3", *opts]) == 2
+    assert main(["sweep", str(tmp_path / "x"), "--values", "1,2"]) == 2
+    assert main(["sweep", str(tmp_path / "x"), "--grid", "lr=1", "--trials", "3"]) == 2
+
+
+def test_summary_of_missing_trial(tmp_path: Path) -> None:
+    s = sw.Sweep.create(tmp_path, tiny(), {"lr": [1e-4]})
+    (row,) = s.results()
+    assert row["status"] == "pending" and row["epochs_done"] == 0
+    assert math.isnan(row["best_test_accuracy"])
+    csv_path, best = s.write_results()
+    assert best is None and _csv(csv_path)[0]["best_test_accuracy"] == ""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sw.ray_available(), reason="ray[tune] not installed")
+def test_ray_sweep_matches_local(tmp_path: Path, mnist_dir: Path) -> None:
+    """Ray Tune runs the same trials into the same run directories (local Ray, ~30 s)."""
+    base = tiny()
+    grid = {"lr": [1e-4, 3e-4]}
+    ray_rows = sw.Sweep.create(tmp_path / "ray", base, grid).run("ray", max_concurrent=2)
+    local_rows = sw.Sweep.create(tmp_path / "local", base, grid).run("local")
+    assert [r["status"] for r in ray_rows] == ["done", "done"]
+    for a, b in zip(ray_rows, local_rows, strict=True):
+        assert a["best_test_accuracy"] == b["best_test_accuracy"]
+        assert a["final_test_accuracy"] == b["final_test_accuracy"]
+    assert (tmp_path / "ray" / "results.csv").exists()
