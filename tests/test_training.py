@@ -190,3 +190,17 @@ def test_end_to_end_small_network_one_epoch(mnist_dir):
     _, rows = train(cfg, None, data_dir=None, progress=False, log=None)
     assert rows[0]["test_accuracy"] >= 52.0
     assert rows[0]["train_accuracy"] >= 18.0
+
+
+def test_report_summary_and_curves(tmp_path, small_data, capsys):
+    from desire_bp.report import summarize
+
+    cfg = small_cfg(epochs=2)
+    _, rows = train(cfg, tmp_path, data=small_data, progress=False, log=None)
+    s = summarize(tmp_path)
+    assert s["epochs_done"] == 2 and s["final_test_accuracy"] == rows[-1]["test_accuracy"]
+    assert s["best_test_accuracy"] == max(r["test_accuracy"] for r in rows)
+    assert main(["report", str(tmp_path), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert (tmp_path / "accuracy.png").stat().st_size > 1000 and out["png"].endswith(".png")
+    assert main(["report", str(tmp_path / "empty")]) == 2

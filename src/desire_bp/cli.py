@@ -18,7 +18,12 @@ __all__ = ["main", "build_parser"]
 
 #: Modules that contribute sub-commands: each has ``add_commands(subparsers)`` which adds its
 #: parsers with ``set_defaults(func=...)``; the func takes the parsed namespace, returns 0.
-COMMAND_MODULES: list[str] = ["desire_bp.integer", "desire_bp.opcount", "desire_bp.analysis_cli"]
+COMMAND_MODULES: list[str] = [
+    "desire_bp.integer",
+    "desire_bp.opcount",
+    "desire_bp.analysis_cli",
+    "desire_bp.report",
+]
 
 #: CLI option -> Config field for every hyper-parameter override.
 OVERRIDES = {

@@ -1,0 +1,105 @@
+"""Summaries and accuracy curves of run directories (``desire-bp report RUN_DIR``)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from .training import RunError, read_metrics
+
+__all__ = ["summarize", "plot_curves", "add_commands"]
+
+
+def summarize(run_dir: str | Path) -> dict[str, Any]:
+    """Final and best test accuracy, best epoch (1-based), epochs done, mean seconds per epoch.
+
+    Raises:
+        RunError: no completed epoch in ``run_dir``.
+    """
+    rows = read_metrics(run_dir)
+    if not rows:
+        raise RunError(f"{run_dir}: no completed epoch (metrics.jsonl missing or empty)")
+    best = max(rows, key=lambda r: (r["test_accuracy"], -r["epoch"]))
+    secs = [r["train_seconds"] + r["test_seconds"] for r in rows]
+    cfg = json.loads((Path(run_dir) / "config.json").read_text())
+    return {
+        "run_dir": str(run_dir),
+        "dataset": cfg["dataset"],
+        "sizes": cfg["sizes"],
+        "epochs_done": len(rows),
+        "epochs_planned": cfg["epochs"],
+        "final_test_accuracy": rows[-1]["test_accuracy"],
+        "final_train_accuracy": rows[-1]["train_accuracy"],
+        "best_test_accuracy": best["test_accuracy"],
+        "best_epoch": best["epoch"] + 1,
+        "seconds_per_epoch": sum(secs) / len(secs),
+    }
+
+
+def plot_curves(
+    run_dir: str | Path, out: str | Path | None = None, paper: float | None = None
+) -> Path:
+    """PNG of training and test accuracy per epoch (default ``RUN_DIR/accuracy.png``)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = read_metrics(run_dir)
+    if not rows:
+        raise RunError(f"{run_dir}: no completed epoch to plot")
+    s = summarize(run_dir)
+    ep = [r["epoch"] + 1 for r in rows]
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    ax.plot(ep, [r["train_accuracy"] for r in rows], label="training (with dropout)")
+    ax.plot(ep, [r["test_accuracy"] for r in rows], label="test")
+    if paper is not None:
+        ax.axhline(paper, color="gray", ls="--", lw=1, label=f"paper {paper:.2f} %")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("accuracy [%] (strict maximum)")
+    lo = min(
+        min(r["test_accuracy"] for r in rows[len(rows) // 10 :]),
+        min(r["train_accuracy"] for r in rows[len(rows) // 10 :]),
+    )
+    ax.set_ylim(max(0.0, lo - 1.0), 100.0)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
+    ax.set_title(
+        f"{s['dataset']} {'-'.join(map(str, s['sizes']))}: final {s['final_test_accuracy']:.2f} %,"
+        f" best {s['best_test_accuracy']:.2f} % (epoch {s['best_epoch']}), "
+        f"{s['epochs_done']}/{s['epochs_planned']} epochs",
+        fontsize=9,
+    )
+    fig.tight_layout()
+    path = Path(out) if out else Path(run_dir) / "accuracy.png"
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+PAPER = {"mnist": 98.41, "fashion-mnist": 87.56}
+
+
+def cmd_report(args) -> int:
+    for run in args.run_dirs:
+        s = summarize(run)
+        png = plot_curves(run, paper=PAPER.get(s["dataset"]))
+        if args.json:
+            print(json.dumps({**s, "png": str(png)}))
+        else:
+            print(
+                f"{run}: {s['dataset']} {'-'.join(map(str, s['sizes']))}, "
+                f"{s['epochs_done']}/{s['epochs_planned']} epochs: final "
+                f"{s['final_test_accuracy']:.2f} %, best {s['best_test_accuracy']:.2f} % (epoch "
+                f"{s['best_epoch']}), {s['seconds_per_epoch']:.1f} s/epoch; curves in {png}"
+            )
+    return 0
+
+
+def add_commands(sub) -> None:
+    """``desire-bp report RUN_DIR...``."""
+    p = sub.add_parser("report", help="summary and accuracy curves (PNG) of run directories")
+    p.add_argument("run_dirs", nargs="+")
+    p.add_argument("--json", action="store_true", help="one JSON object per run")
+    p.set_defaults(func=cmd_report)
