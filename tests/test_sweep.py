@@ -95,9 +95,14 @@ def test_create_validates_and_detects_other_sweeps(tmp_path: Path) -> None:
     assert [t.params for t in sw.Sweep.load(tmp_path / "b").trials] == [t.params for t in s.trials]
     with pytest.raises(sw.SweepError, match="search space"):
         sw.Sweep.create(tmp_path / "b", base, {"lr": [2e-4]})
-    with pytest.raises(sw.SweepError, match="base config: epochs 2 -> 3"):
-        rnd = [sw.parse_random("T=randint:5:9")]
-        sw.Sweep.create(tmp_path / "b", base.replace(epochs=3), {"lr": [1e-4]}, rnd, 3)
+    rnd = [sw.parse_random("T=randint:5:9")]
+    with pytest.raises(sw.SweepError, match="base config: lr_decay 0.04 -> 0.1"):
+        sw.Sweep.create(tmp_path / "b", base.replace(lr_decay=0.1), {"lr": [1e-4]}, rnd, 3)
+    more = sw.Sweep.create(tmp_path / "b", base.replace(epochs=3), {"lr": [1e-4]}, rnd, 3)
+    assert more.base.epochs == 3 and sw.Sweep.load(tmp_path / "b").base.epochs == 3
+    assert more.trials == s.trials
+    with pytest.raises(sw.SweepError, match="cannot lower"):
+        more.raise_epochs(1)
     with pytest.raises(sw.SweepError, match="not a sweep directory"):
         sw.Sweep.load(tmp_path / "c")
 
@@ -157,6 +162,10 @@ def test_cli_sweep_fig4_fig5(tmp_path: Path, mnist_dir: Path, capsys) -> None:
     assert "2 finished, 0 to run" in capsys.readouterr().out
     assert main(["sweep", str(d4), "--list"]) == 0
     assert capsys.readouterr().out.count("done") == 2
+    assert main(["sweep", str(d4), "--epochs", "2"]) == 0  # continue every trial to 2 epochs
+    assert "0 finished, 2 to run" in capsys.readouterr().out
+    assert all(r["epochs_done"] == 2 for r in sw.Sweep.load(d4).results())
+    assert main(["sweep", str(d4), "--epochs", "1"]) == 2
     assert main(["figure", "fig4", "--sweep-dir", str(d4)]) == 0
     assert (d4 / "fig4.png").read_bytes()[:8] == PNG
     table = _csv(d4 / "fig4.csv")

@@ -184,6 +184,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             )
         else:
             sweep = Sweep.load(args.sweep_dir)
+            if args.epochs is not None:
+                sweep = sweep.raise_epochs(args.epochs)
         if args.list:
             for r in sweep.results():
                 acc = r["best_test_accuracy"]

@@ -425,6 +425,8 @@ class Sweep:
         path = Path(directory) / SWEEP_FILE
         if path.exists():
             old = cls.load(directory)
+            if old.search == search and old.base.replace(epochs=base.epochs) == base:
+                return old.raise_epochs(base.epochs)
             if old.base != base or old.search != search:
                 what = "base config" if old.base != base else "search space"
                 diff = ""
@@ -452,6 +454,23 @@ class Sweep:
             return cls(directory, base, trials, d["search"])
         except (KeyError, TypeError, json.JSONDecodeError, ConfigError) as e:
             raise SweepError(f"{path} is not a valid sweep file ({e})") from e
+
+    def raise_epochs(self, epochs: int) -> Sweep:
+        """Continue the sweep to ``epochs`` epochs per trial (finished trials resume from their
+        last epoch); ``epochs`` equal to the current value changes nothing.
+
+        Raises:
+            SweepError: ``epochs`` is lower than the sweep's, or ``epochs`` is swept.
+        """
+        if epochs == self.base.epochs:
+            return self
+        if epochs < self.base.epochs:
+            raise SweepError(f"cannot lower the epochs of {self.dir} ({self.base.epochs})")
+        if any("epochs" in t.params for t in self.trials):
+            raise SweepError("epochs is a swept parameter of this sweep; it cannot be raised")
+        sweep = Sweep(self.dir, self.base.replace(epochs=epochs), self.trials, self.search)
+        sweep._write_spec()
+        return sweep
 
     def _write_spec(self) -> None:
         d = {
