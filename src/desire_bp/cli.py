@@ -21,6 +21,7 @@ __all__ = ["main", "build_parser"]
 COMMAND_MODULES: list[str] = [
     "desire_bp.integer",
     "desire_bp.opcount",
+    "desire_bp.nir_export",
     "desire_bp.analysis_cli",
     "desire_bp.report",
 ]
