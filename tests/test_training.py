@@ -204,3 +204,8 @@ def test_report_summary_and_curves(tmp_path, small_data, capsys):
     out = json.loads(capsys.readouterr().out)
     assert (tmp_path / "accuracy.png").stat().st_size > 1000 and out["png"].endswith(".png")
     assert main(["report", str(tmp_path / "empty")]) == 2
+
+
+def test_cli_data_fetch_uses_verified_cache(mnist_dir, capsys):
+    assert main(["data", "fetch", "mnist", "--data-dir", str(mnist_dir.parent)]) == 0
+    assert "verified files in" in capsys.readouterr().out
