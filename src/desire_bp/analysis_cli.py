@@ -32,7 +32,7 @@ def _cli_error(msg: str) -> Exception:
 # ----------------------------------------------------------------------------- descriptions
 
 
-def describe(cfg: Config, sizes: str | None = None) -> str:
+def describe(cfg: Config, sizes: str | None = None, T: str | None = None) -> str:
     """A one-line description of a run for figure titles: data set, network, ``T``, epochs and
     samples, noting when fewer epochs or samples than the paper's are used."""
     from .config import PRESETS
@@ -42,7 +42,7 @@ def describe(cfg: Config, sizes: str | None = None) -> str:
     n_test = cfg.test_samples or 10000
     net = sizes or "-".join(map(str, cfg.sizes))
     text = (
-        f"{cfg.dataset}, {net}, T={cfg.T}, {cfg.epochs} epoch{'s' * (cfg.epochs != 1)}, "
+        f"{cfg.dataset}, {net}, T={T or cfg.T}, {cfg.epochs} epoch{'s' * (cfg.epochs != 1)}, "
         f"{n_train} train / {n_test} test samples"
     )
     if cfg.epochs < full.epochs or n_train < 60000 or n_test < 10000:
@@ -236,11 +236,11 @@ def _fig_sweep(args: argparse.Namespace, which: str) -> list[Path]:
         raise _cli_error(f"no trial of {d} has finished an epoch yet (run desire-bp sweep {d})")
     if which == "fig4":
         xs = [r["config"].sizes[-2] for r in rows]  # N: the last hidden layer of 784-2N-N-10
-        xlabel, net = "N (network 784-2N-N-10)", "784-2N-N-10"
+        xlabel, net, T = "N (network 784-2N-N-10)", "784-2N-N-10", None
         name = "Fig. 4: test accuracy vs hidden neurons N"
     else:
         xs = [r["config"].T for r in rows]
-        xlabel, net = "time steps T", None
+        xlabel, net, T = "time steps T", None, "swept"
         name = "Fig. 5: test accuracy vs time steps T"
     curve = accuracy_curve(
         xs, [r["final_test_accuracy"] for r in rows], [r["best_test_accuracy"] for r in rows]
@@ -248,7 +248,7 @@ def _fig_sweep(args: argparse.Namespace, which: str) -> list[Path]:
     cfg = rows[0]["config"]
     partial = sum(r["status"] != "done" for r in sweep.results())
     note = f"; {partial} trial(s) unfinished" if partial else ""
-    title = f"{name}{note}\n{describe(cfg, net)}"
+    title = f"{name}{note}\n{describe(cfg, net, T)}"
     if args.title:
         title = args.title
     out = Path(args.out) if args.out else sweep.dir / f"{which}.png"

@@ -25,15 +25,22 @@ __all__ = [
 
 
 def write_csv(path: str | Path, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> Path:
-    """Write ``rows`` under ``header`` as CSV (floats with full precision); returns the path."""
+    """Write ``rows`` under ``header`` as CSV (floats to 7 significant digits, NaN as an empty
+    field); returns the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="") as f:
         w = csv.writer(f, lineterminator="\n")
         w.writerow(header)
         for r in rows:
-            w.writerow(["" if isinstance(v, float) and np.isnan(v) else v for v in r])
+            w.writerow([_cell(v) for v in r])
     return path
+
+
+def _cell(v: Any) -> Any:
+    if isinstance(v, float | np.floating):
+        return "" if np.isnan(v) else f"{float(v):.7g}"
+    return v
 
 
 def _save(fig: Figure, out: str | Path) -> Path:
@@ -82,7 +89,7 @@ def plot_accuracy_curve(
                     fontsize=7,
                 )
     if paper:
-        ax.plot(list(paper), list(paper.values()), "kx", label="paper")
+        ax.plot(list(paper), list(paper.values()), "kx", label="paper (150 epochs, all data)")
     if logx and len(x) and (x > 0).all():
         ax.set_xscale("log", base=2)
         ax.set_xticks(x)
