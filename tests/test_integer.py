@@ -140,6 +140,28 @@ def test_update_is_add_sub_of_shifted_trace_sums():
     assert (W[0] == W0[0]).all() and (W[1] != W0[1]).any()
 
 
+def test_stochastic_rounding_is_unbiased_and_seeded_by_the_sample():
+    from desire_bp.integer import sample_seeds, xorshift32
+
+    assert xorshift32(1) == 270369  # Marsaglia's xorshift32 (13, 17, 5)
+    x = np.arange(5, dtype=np.uint8)
+    masks = [np.ones(5, bool), np.array([True, False])]
+    a, b = sample_seeds(x, 1, masks, 2), sample_seeds(x, 2, masks, 2)
+    assert a == sample_seeds(x, 1, masks, 2) and a != b and a[0] != a[1]
+    # E[round] = acc * lr: 0.25 LSB per update survives on average (nearest would give 0)
+    cfg = Config(sizes=(1, 1, 2), T=1, error_margin=0, p_hid=0.0)
+    spec = IntSpec(frac_bits=(0, 0), trace_frac=2, lr_terms=1)
+    P = make_params(cfg, spec, spec.frac_bits)
+    W = np.zeros((1, 1), np.int32)
+    state = 12345
+    for _ in range(4000):
+        state = weight_update_int(W, np.array([1], np.int8), np.ones(1, bool),
+                                  np.ones((1, 1), bool), np.array([[4]]), LrShift(4), 1, P,
+                                  state)  # fmt: skip
+    # acc = 4 (r = 1.0), shift 4 + 2 - 0 = 6: 4 / 64 per update -> ~250 after 4000 updates
+    assert 200 < W[0, 0] < 300
+
+
 def test_learning_rate_as_shifts():
     assert lr_to_shifts(2.0**-17, 1) == LrShift(17)
     assert lr_to_shifts(1e-5, 1).a == 17  # nearest power of two in the log domain
@@ -218,15 +240,18 @@ def test_integer_mode_needs_integer_leak():
 # ----------------------------------------------------------------------------- engines
 
 
-@pytest.mark.parametrize("hidden_error", ["abs", "signed"])
-def test_fast_engine_is_bit_identical_to_readable(hidden_error):
+@pytest.mark.parametrize(
+    ("hidden_error", "rounding"), [("abs", "nearest"), ("signed", "nearest"), ("abs", "stochastic")]
+)
+def test_fast_engine_is_bit_identical_to_readable(hidden_error, rounding):
     cfg = preset("mnist", sizes=(49, 24, 16, 10), hidden_error=hidden_error, p_in=0.1, T=12,
                  error_margin=3)  # fmt: skip
     rng = np.random.default_rng(11)
     images = rng.integers(0, 256, size=(12, 49)).astype(np.uint8)
     images[images < 150] = 0  # sparse, MNIST-like
     labels = rng.integers(0, 10, size=12)
-    nets = [IntegerNetwork.init(cfg, IntSpec(lr_terms=2), engine=e) for e in ("reference", "fast")]
+    spec = IntSpec(lr_terms=2, rounding=rounding)
+    nets = [IntegerNetwork.init(cfg, spec, engine=e) for e in ("reference", "fast")]
     for s in range(12):
         m = reference.draw_masks(cfg, rng)
         a = nets[0].train_sample(images[s], int(labels[s]), lr=5e-4, masks=m)

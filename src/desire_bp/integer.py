@@ -75,11 +75,15 @@ __all__ = [
     "train_sample_int",
     "IntegerNetwork",
     "weights_sha256",
+    "xorshift32",
+    "sample_seeds",
     "integer_training",
     "add_commands",
 ]
 
 I32_MIN, I32_MAX = -(2**31), 2**31 - 1
+ROUNDINGS = ("nearest", "stochastic")
+M32 = 0xFFFFFFFF
 EXTRA_KEY = "integer"  # Config.extra key that marks an integer run and holds its IntSpec
 
 
@@ -97,6 +101,9 @@ class IntSpec:
         headroom: ``choose_frac_bits`` keeps ``headroom * max|W_l|`` representable.
         trace_frac: fraction bits of the pre-synaptic traces (``r_int = r * 2**trace_frac``).
         lr_terms: power-of-two terms of the learning rate (1: a plain right shift).
+        rounding: of the weight update, ``"nearest"`` (half up) or ``"stochastic"`` (add a
+            pseudo-random ``rho`` in ``[0, 2**sh)`` before the shift; xorshift32 seeded per
+            sample and layer from the sample's bytes, label and masks -- deterministic).
     """
 
     weight_bits: int = 16
@@ -104,6 +111,7 @@ class IntSpec:
     headroom: float = 2.0
     trace_frac: int = 10
     lr_terms: int = 2
+    rounding: str = "nearest"
 
     def __post_init__(self) -> None:
         if not 2 <= int(self.weight_bits) <= 32:
@@ -114,6 +122,8 @@ class IntSpec:
             raise ConfigError(f"lr_terms = {self.lr_terms}: must be in 1..4")
         if not self.headroom >= 1:
             raise ConfigError(f"headroom = {self.headroom}: must be >= 1")
+        if self.rounding not in ROUNDINGS:
+            raise ConfigError(f"rounding = {self.rounding!r}: must be one of {ROUNDINGS}")
         if self.frac_bits is not None:
             object.__setattr__(self, "frac_bits", tuple(int(f) for f in self.frac_bits))
 
@@ -125,6 +135,7 @@ class IntSpec:
             "headroom": self.headroom,
             "trace_frac": self.trace_frac,
             "lr_terms": self.lr_terms,
+            "rounding": self.rounding,
         }
 
     @classmethod
@@ -470,6 +481,35 @@ def backward_int(
     return desire
 
 
+def xorshift32(x: int) -> int:
+    """One step of Marsaglia's xorshift32 (shifts and exclusive-ors only; 0 stays 0)."""
+    x ^= (x << 13) & M32
+    x ^= x >> 17
+    x ^= (x << 5) & M32
+    return x
+
+
+def sample_seeds(xb: np.ndarray, label: int, masks: Sequence[np.ndarray], n_layers: int) -> list:
+    """Per-layer xorshift32 seeds of one sample for stochastic rounding.
+
+    ``h`` starts at ``0x6A09E667`` and absorbs, in order, every pixel byte, the label and every
+    dropout-mask bit (layers in order) as ``h = xorshift32(h ^ value)``; layer ``l`` starts
+    from ``xorshift32(h ^ (0x9E3779B9 >> l))`` (1 if that is 0).  So a resumed run draws the
+    same numbers, and both engines draw them in the same order.
+    """
+    h = 0x6A09E667
+    vals = [*np.asarray(xb, np.int64).tolist(), int(label)]
+    for m in masks:
+        vals += np.asarray(m, np.int64).tolist()
+    for v in vals:
+        h = xorshift32(h ^ v)
+    out = []
+    for layer in range(1, n_layers + 1):
+        sd = xorshift32(h ^ (0x9E3779B9 >> layer))
+        out.append(sd if sd else 1)
+    return out
+
+
 def _scale_shift(acc: np.ndarray, lrs: LrShift, sh: int) -> np.ndarray:
     """``round(acc * lr_mantissa * 2**-sh)`` for ``acc >= 0`` with shifts and additions only."""
     m = acc.copy()
@@ -489,7 +529,8 @@ def weight_update_int(
     lrs: LrShift,
     layer: int,
     P: IntParams,
-) -> None:
+    rng_state: int | None = None,
+) -> int | None:
     """Integer STDP guided by desire, in place: ``W[o, i] +-= round(lr 2**f sum_t s r)``.
 
     ``acc[o, i] = sum_{t: s[t, o]} r[t, i]`` (additions of trace values at post-synaptic spike
@@ -500,18 +541,33 @@ def weight_update_int(
         W: integer weights ``(n_out, n_in)``, updated in place.
         spikes: ``(T, n_out)`` bool; traces: ``(T, n_in)`` int64 fixed point.
         lrs: the learning rate as shifts; layer: 1-based layer index (selects ``f_l``).
+        rng_state: xorshift32 state for stochastic rounding (``None``: round half up).  One
+            number is drawn per weight with a non-zero ``acc``, pre-synaptic index major
+            (``i`` ascending, then ``o`` ascending), and ``rho = state & (2**sh - 1)`` is
+            added before the shift.
+    Returns:
+        the new generator state (``None`` when rounding to nearest).
     """
     upd = (d != 0) & mask
     if not upd.any():
-        return
+        return rng_state
     sh = lrs.a + P.trace_frac - P.frac[layer - 1]
     s = spikes[:, upd]
     # sum over post-synaptic spike times of the traces (a 0/1 selection, summed).
     acc = np.stack([traces[s[:, j]].sum(axis=0) for j in range(s.shape[1])])
-    delta = _scale_shift(acc, lrs, sh)
+    if rng_state is not None and sh > 0:
+        m = _scale_shift(acc, lrs, 0)  # the mantissa product, not yet shifted
+        rho = np.zeros_like(m)
+        for i, q in zip(*np.nonzero(acc.T), strict=True):  # i-major order
+            rng_state = xorshift32(rng_state)
+            rho[q, i] = rng_state & ((1 << min(sh, 32)) - 1)
+        delta = (m + (rho << max(0, sh - 32))) >> sh
+    else:
+        delta = _scale_shift(acc, lrs, sh)
     w = W[upd].astype(np.int64)
     w = np.where((d[upd] > 0)[:, None], w + delta, w - delta)
     W[upd] = np.clip(w, P.wmin, P.wmax).astype(W.dtype)
+    return rng_state
 
 
 def train_sample_int(
@@ -522,11 +578,17 @@ def train_sample_int(
     P: IntParams,
     masks: Sequence[np.ndarray],
     lrs: LrShift,
+    stochastic: bool = False,
 ) -> tuple[IntForward, list[np.ndarray]]:
-    """One online integer training step; updates ``W`` in place.  Returns forward, desire."""
+    """One online integer training step; updates ``W`` in place.  Returns forward, desire.
+
+    ``stochastic``: stochastic rounding of the update (seeds from :func:`sample_seeds`).
+    """
     fwd = forward_int(W, x, cfg, P, masks, train=True)
     desire = backward_int(W, fwd, label, masks, cfg, P)
-    for layer in range(1, len(cfg.sizes)):
+    L = len(cfg.sizes) - 1
+    seeds = sample_seeds(_as_bytes(x).reshape(-1), label, masks, L) if stochastic else None
+    for layer in range(1, L + 1):
         weight_update_int(
             W[layer - 1],
             desire[layer - 1],
@@ -536,6 +598,7 @@ def train_sample_int(
             lrs,
             layer,
             P,
+            None if seeds is None else seeds[layer - 1],
         )
     return fwd, desire
 
@@ -664,10 +727,32 @@ def _k_backward(
 
 
 @njit(cache=True, nogil=True)
+def _k_xorshift32(x):
+    x ^= (x << 13) & 0xFFFFFFFF
+    x ^= x >> 17
+    x ^= (x << 5) & 0xFFFFFFFF
+    return x
+
+
+@njit(cache=True, nogil=True)
+def _k_seeds(xb, label, masks, L, out):
+    h = np.int64(0x6A09E667)
+    for i in range(xb.shape[0]):
+        h = _k_xorshift32(h ^ xb[i])
+    h = _k_xorshift32(h ^ label)
+    for i in range(masks.shape[0]):
+        h = _k_xorshift32(h ^ (1 if masks[i] else 0))
+    for layer in range(1, L + 1):
+        sd = _k_xorshift32(h ^ (np.int64(0x9E3779B9) >> layer))
+        out[layer - 1] = sd if sd != 0 else 1
+
+
+@njit(cache=True, nogil=True)
 def _k_update(
     WT, d, masks, off, spikes_out, counts_out, spikes_in, active_in, n_act_in, delay, k, fr,
-    sh, lr_signs, lr_exps, wmin, wmax,
+    sh, lr_signs, lr_exps, wmin, wmax, stochastic, state,
 ):  # fmt: skip
+    """Integer update of one layer (see :func:`weight_update_int`); returns the rng state."""
     T, n_out = spikes_out.shape
     upd = np.empty(n_out, np.int64)
     nu = 0
@@ -676,7 +761,7 @@ def _k_update(
             upd[nu] = o
             nu += 1
     if nu == 0:
-        return
+        return state
     # per step, the updated post-synaptic neurons spiking then (as positions into upd)
     lst = np.empty((T, nu), np.int64)
     nl = np.zeros(T, np.int64)
@@ -688,6 +773,8 @@ def _k_update(
                 nl[t] += 1
     acc = np.zeros(nu, np.int64)
     half = np.int64(1) << (sh - 1) if sh > 0 else np.int64(0)
+    rmask = (np.int64(1) << min(sh, 32)) - 1 if sh > 0 else np.int64(0)
+    rshift = max(0, sh - 32)
     for a in range(n_act_in):
         j = active_in[a]
         acc[:] = 0
@@ -711,7 +798,11 @@ def _k_update(
                 else:
                     m -= ac >> lr_exps[z]
             if sh > 0:
-                dl = (m + half) >> sh
+                if stochastic:
+                    state = _k_xorshift32(state)
+                    dl = (m + ((state & rmask) << rshift)) >> sh
+                else:
+                    dl = (m + half) >> sh
             else:
                 dl = m << (-sh)
             o = upd[q]
@@ -721,22 +812,27 @@ def _k_update(
             elif nw < wmin:
                 nw = wmin
             w[o] = nw
+    return state
 
 
 @njit(cache=True, nogil=True)
 def _k_train_step(
     WTs, xb, label, masks, offsets, theta_in, thetas, k, out_pos, out_neg, denom, signed,
-    th_hid, fr, shs, lr_signs, lr_exps, wmin, wmax, spikes, counts, active, n_active, cur, desire,
+    th_hid, fr, shs, lr_signs, lr_exps, wmin, wmax, stochastic, spikes, counts, active, n_active,
+    cur, desire,
 ):  # fmt: skip
     """Forward, backward and update of one sample; returns True iff classified correctly."""
     L = len(WTs)
     _k_forward(WTs, xb, masks, offsets, theta_in, thetas, k, spikes, counts, active, n_active, cur)
     _k_backward(WTs, counts, masks, offsets, label, out_pos, out_neg, denom, signed, th_hid, desire)
+    seeds = np.zeros(L, np.int64)
+    if stochastic:
+        _k_seeds(xb, label, masks, L, seeds)
     for layer in range(L, 0, -1):
         _k_update(
             WTs[layer - 1], desire[layer], masks, offsets[layer], spikes[layer], counts[layer],
             spikes[layer - 1], active[layer - 1], n_active[layer - 1], 0 if layer == 1 else 1,
-            k, fr, shs[layer - 1], lr_signs, lr_exps, wmin, wmax,
+            k, fr, shs[layer - 1], lr_signs, lr_exps, wmin, wmax, stochastic, seeds[layer - 1],
         )  # fmt: skip
     out = counts[L]
     best = out[label]
@@ -925,7 +1021,8 @@ class IntegerNetwork:
         masks = [np.asarray(m, bool).reshape(-1) for m in masks]
         if self.engine == "reference":
             W = self.int_weights
-            fwd, _ = train_sample_int(W, xb, int(label), cfg, P, masks, lrs)
+            stoch = self.spec.rounding == "stochastic"
+            fwd, _ = train_sample_int(W, xb, int(label), cfg, P, masks, lrs, stoch)
             self._WT = List([np.ascontiguousarray(w.T) for w in W])
             counts = fwd.counts[-1]
             return SampleResult(counts.copy(), _is_correct(counts, int(label)))
@@ -937,7 +1034,8 @@ class IntegerNetwork:
             self._WT, xb, int(label), flat, offsets, np.int64(P.theta_in),
             np.array(P.theta_train, np.int64), P.k, P.out_pos, P.out_neg, P.denom, P.signed,
             np.array(P.theta_hid, np.int64), P.trace_frac, shs,
-            np.array(lrs.signs, np.int64), np.array(lrs.exps, np.int64), P.wmin, P.wmax, *ws,
+            np.array(lrs.signs, np.int64), np.array(lrs.exps, np.int64), P.wmin, P.wmax,
+            self.spec.rounding == "stochastic", *ws,
         )  # fmt: skip
         return SampleResult(ws[1][-1].copy(), bool(ok))
 
@@ -1013,7 +1111,7 @@ def integer_training(cfg: Config, args: argparse.Namespace | None = None):
         spec = IntSpec.from_dict(stored)
     else:
         kw: dict[str, Any] = {}
-        for name in ("weight_bits", "trace_frac", "lr_terms"):
+        for name in ("weight_bits", "trace_frac", "lr_terms", "rounding"):
             v = getattr(args, f"int_{name}", None) if args is not None else None
             if v is not None:
                 kw[name] = v
@@ -1042,4 +1140,9 @@ def add_commands(subparsers: Any) -> None:
         "--int-lr-terms",
         type=int,
         help="power-of-two terms of the learning rate (1 = one right shift; default 2)",
+    )
+    g.add_argument(
+        "--int-rounding",
+        choices=list(ROUNDINGS),
+        help="rounding of the weight update (default nearest; stochastic for narrow weights)",
     )
