@@ -37,11 +37,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from numba import njit, prange
 from numba.typed import List
 
+from . import kernels
 from .config import Config
-from .kernels import _forward
 
 F32 = np.float32
 
@@ -95,63 +94,6 @@ def _pixels(images: np.ndarray) -> np.ndarray:
     X = to_float_pixels(np.asarray(images))
     n0 = int(np.prod(X.shape[1:])) if X.ndim > 1 else 0
     return np.ascontiguousarray(X.reshape(len(X), n0))
-
-
-@njit(cache=True, parallel=True)
-def _counts_batch(WTs, X, T, theta, beta, n_chunks, out):  # pragma: no cover - compiled
-    """All layers' spike counts of every row of ``X`` with the fast engine's forward kernel.
-
-    ``out[l]`` is ``(N, n_l)`` int32, filled (evaluation: no dropout, no scaling).
-    """
-    L = len(WTs)
-    N = X.shape[0]
-    sizes = np.empty(L + 1, np.int64)
-    sizes[0] = WTs[0].shape[0]
-    for layer in range(L):
-        sizes[layer + 1] = WTs[layer].shape[1]
-    per = (N + n_chunks - 1) // n_chunks
-    for ch in prange(n_chunks):
-        lo = ch * per
-        hi = min(N, lo + per)
-        if lo >= hi:
-            continue
-        spikes = List()
-        counts = List()
-        active = List()
-        currents = List()
-        vmem = List()
-        for layer in range(L + 1):
-            n = sizes[layer]
-            spikes.append(np.zeros((T, n), np.uint8))
-            counts.append(np.zeros(n, np.int32))
-            active.append(np.zeros(n, np.int32))
-            currents.append(np.zeros((T, n), F32))
-            vmem.append(np.zeros(n, F32))
-        n_active = np.zeros(L + 1, np.int64)
-        scales = np.ones(L + 1, F32)
-        offsets = np.zeros(L + 2, np.int64)
-        for layer in range(L + 1):
-            offsets[layer + 1] = offsets[layer] + sizes[layer]
-        masks = np.ones(offsets[L + 1], np.bool_)
-        for s in range(lo, hi):
-            _forward(
-                WTs,
-                X[s],
-                masks,
-                offsets,
-                scales,
-                T,
-                theta,
-                beta,
-                spikes,
-                counts,
-                active,
-                n_active,
-                currents,
-                vmem,
-            )
-            for layer in range(L + 1):
-                out[layer][s, :] = counts[layer]
 
 
 def _ordered_input(s: np.ndarray, WT: np.ndarray) -> np.ndarray:
@@ -210,7 +152,9 @@ def forward_counts(
         out = List([np.zeros((N, n), np.int32) for n in sizes])
         if N:
             chunks = max(1, min(numba.get_num_threads(), N))
-            _counts_batch(List(WT), X, cfg.T, F32(cfg.theta_p), F32(cfg.beta), chunks, out)
+            kernels.counts_batch(
+                List(WT), X, cfg.T, F32(cfg.theta_p), F32(cfg.beta), chunks, out, 0
+            )
         return [c.astype(ctype) for c in out]
     if engine != "numpy":
         raise ValueError(f"unknown engine {engine!r}; choose 'fast' or 'numpy'")

@@ -222,10 +222,8 @@ def _phase_times(net: Network, X: np.ndarray, y: np.ndarray) -> tuple[float, flo
         ws.args()
     )
     WT = net._WT
-    L = len(WT)
     masks = np.ones(ws.offsets[-1], np.bool_)
     theta, beta = F32(cfg.theta_p), F32(cfg.beta)
-    denom = F32(cfg.T - cfg.error_margin)
     tf, tb, tu = [], [], []
     for s in range(len(X)):
         t0 = time.perf_counter()
@@ -246,39 +244,37 @@ def _phase_times(net: Network, X: np.ndarray, y: np.ndarray) -> tuple[float, flo
             vmem,
         )
         t1 = time.perf_counter()
-        kernels._output_desire(counts[L], int(y[s]), denom, F32(cfg.theta_out), desire[L])
-        for layer in range(L, 1, -1):
-            kernels._hidden_desire(
-                WT[layer - 1],
-                desire[layer],
-                counts[layer],
-                masks[ws.offsets[layer] : ws.offsets[layer + 1]],
-                denom,
-                False,
-                cfg.T,
-                F32(cfg.theta_hid),
-                err[layer],
-                back[layer - 1],
-                desire[layer - 1],
-            )
+        kernels.backward(
+            WT,
+            int(y[s]),
+            masks,
+            ws.offsets,
+            counts,
+            cfg.T,
+            F32(cfg.theta_hid),
+            F32(cfg.theta_out),
+            cfg.error_margin,
+            False,
+            desire,
+            err,
+            back,
+        )
         t2 = time.perf_counter()
-        for layer in range(L, 0, -1):
-            kernels._update(
-                WT[layer - 1],
-                desire[layer],
-                masks[ws.offsets[layer] : ws.offsets[layer + 1]],
-                spikes[layer],
-                counts[layer],
-                F32(cfg.lr),
-                beta,
-                spikes[layer - 1],
-                active[layer - 1],
-                n_active[layer - 1],
-                0 if layer == 1 else 1,
-                coef[layer],
-                row[layer],
-                rows[layer],
-            )
+        kernels.update(
+            WT,
+            masks,
+            ws.offsets,
+            F32(cfg.lr),
+            beta,
+            spikes,
+            counts,
+            active,
+            n_active,
+            desire,
+            coef,
+            row,
+            rows,
+        )
         t3 = time.perf_counter()
         tf.append(t1 - t0)
         tb.append(t2 - t1)

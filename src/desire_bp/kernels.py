@@ -26,7 +26,14 @@ from numba.typed import List
 
 F32 = np.float32
 
-__all__ = ["Workspace", "make_workspace", "train_step", "evaluate_batch"]
+__all__ = [
+    "Workspace",
+    "make_workspace",
+    "train_step",
+    "backward",
+    "update",
+    "counts_batch",
+]
 
 
 class Workspace:
@@ -312,6 +319,55 @@ def _update(
 
 
 @njit(cache=True, nogil=True)
+def backward(
+    WTs, label, masks, offsets, counts, T, theta_hid, theta_out, margin, signed, desire, err, back
+):
+    """Desire of every LIF layer into ``desire[1..L]`` (weights as in the forward pass)."""
+    L = len(WTs)
+    denom = F32(T - margin)
+    _output_desire(counts[L], label, denom, theta_out, desire[L])
+    for layer in range(L, 1, -1):
+        _hidden_desire(
+            WTs[layer - 1],
+            desire[layer],
+            counts[layer],
+            masks[offsets[layer] : offsets[layer + 1]],
+            denom,
+            signed,
+            T,
+            theta_hid,
+            err[layer],
+            back[layer - 1],
+            desire[layer - 1],
+        )
+
+
+@njit(cache=True, nogil=True)
+def update(
+    WTs, masks, offsets, lr, beta, spikes, counts, active, n_active, desire, coef, row, rows
+):
+    """STDP update of every LIF layer from the desire left by :func:`backward`."""
+    L = len(WTs)
+    for layer in range(L, 0, -1):
+        _update(
+            WTs[layer - 1],
+            desire[layer],
+            masks[offsets[layer] : offsets[layer + 1]],
+            spikes[layer],
+            counts[layer],
+            lr,
+            beta,
+            spikes[layer - 1],
+            active[layer - 1],
+            n_active[layer - 1],
+            0 if layer == 1 else 1,
+            coef[layer],
+            row[layer],
+            rows[layer],
+        )
+
+
+@njit(cache=True, nogil=True)
 def train_step(
     WTs,
     x,
@@ -361,40 +417,22 @@ def train_step(
         currents,
         vmem,
     )
-    denom = F32(T - margin)
-    _output_desire(counts[L], label, denom, theta_out, desire[L])
-    for layer in range(L, 1, -1):
-        _hidden_desire(
-            WTs[layer - 1],
-            desire[layer],
-            counts[layer],
-            masks[offsets[layer] : offsets[layer + 1]],
-            denom,
-            signed,
-            T,
-            theta_hid,
-            err[layer],
-            back[layer - 1],
-            desire[layer - 1],
-        )
-    for layer in range(L, 0, -1):
-        delay = 0 if layer == 1 else 1
-        _update(
-            WTs[layer - 1],
-            desire[layer],
-            masks[offsets[layer] : offsets[layer + 1]],
-            spikes[layer],
-            counts[layer],
-            lr,
-            beta,
-            spikes[layer - 1],
-            active[layer - 1],
-            n_active[layer - 1],
-            delay,
-            coef[layer],
-            row[layer],
-            rows[layer],
-        )
+    backward(
+        WTs,
+        label,
+        masks,
+        offsets,
+        counts,
+        T,
+        theta_hid,
+        theta_out,
+        margin,
+        signed,
+        desire,
+        err,
+        back,
+    )
+    update(WTs, masks, offsets, lr, beta, spikes, counts, active, n_active, desire, coef, row, rows)
     out = counts[L]
     best = out[label]
     for k in range(out.shape[0]):
@@ -404,14 +442,16 @@ def train_step(
 
 
 @njit(cache=True, parallel=True)
-def evaluate_batch(WTs, X, T, theta, beta, n_chunks, out):
-    """Output spike counts of every row of ``X`` (evaluation: no dropout, no scaling).
+def counts_batch(WTs, X, T, theta, beta, n_chunks, outs, first):
+    """Spike counts of layers ``first..L`` for every row of ``X`` (evaluation: no dropout,
+    no scaling), in parallel chunks.
 
     Args:
         WTs: typed list of input-major weights ``(n_{l-1}, n_l)`` float32.
         X: ``(N, n_0)`` float32 pixel values in [0, 1].
         n_chunks: number of parallel chunks (threads).
-        out: ``(N, n_L)`` int32, filled.
+        outs: typed list; ``outs[l - first]`` is ``(N, n_l)`` int32, filled.
+        first: first layer recorded (``L``: output counts only; 0: every layer).
     """
     L = len(WTs)
     N = X.shape[0]
@@ -419,6 +459,9 @@ def evaluate_batch(WTs, X, T, theta, beta, n_chunks, out):
     sizes[0] = WTs[0].shape[0]
     for layer in range(L):
         sizes[layer + 1] = WTs[layer].shape[1]
+    offsets = np.zeros(L + 2, np.int64)
+    for layer in range(L + 1):
+        offsets[layer + 1] = offsets[layer] + sizes[layer]
     per = (N + n_chunks - 1) // n_chunks
     for ch in prange(n_chunks):
         lo = ch * per
@@ -439,9 +482,6 @@ def evaluate_batch(WTs, X, T, theta, beta, n_chunks, out):
             vmem.append(np.zeros(n, F32))
         n_active = np.zeros(L + 1, np.int64)
         scales = np.ones(L + 1, F32)
-        offsets = np.zeros(L + 2, np.int64)
-        for layer in range(L + 1):
-            offsets[layer + 1] = offsets[layer] + sizes[layer]
         masks = np.ones(offsets[L + 1], np.bool_)
         for s in range(lo, hi):
             _forward(
@@ -460,4 +500,5 @@ def evaluate_batch(WTs, X, T, theta, beta, n_chunks, out):
                 currents,
                 vmem,
             )
-            out[s, :] = counts[L]
+            for layer in range(first, L + 1):
+                outs[layer - first][s, :] = counts[layer]

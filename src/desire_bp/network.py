@@ -269,14 +269,15 @@ class Network:
         import numba
 
         n = threads or numba.get_num_threads()
-        kernels.evaluate_batch(
+        kernels.counts_batch(
             self._WT,
             X,
             self.cfg.T,
             F32(self.cfg.theta_p),
             F32(self.cfg.beta),
             max(1, min(n, len(X))),
-            out,
+            kernels.List([out]),
+            len(self.cfg.sizes) - 1,
         )
         return out
 
