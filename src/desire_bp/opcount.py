@@ -36,6 +36,8 @@ Update:
     such (spike time, synapse) pair for ``sum_t s[t] r[t]``; float: 1 multiplication
     (``lr * ...``) and 1 addition per synapse; integer: per learning-rate term after the
     first 1 shift + 1 addition, rounding 1 addition + 1 shift, 1 (saturating) addition.
+    (With ``rounding = "stochastic"`` each updated weight also draws one xorshift32 number:
+    3 shifts, 3 exclusive-ors and 1 and, not counted here.)
 
 A saturating addition counts as one addition; loop control and indexing are not counted.
 
