@@ -310,7 +310,7 @@ def cmd_export_nir(args: argparse.Namespace) -> int:
     import json
 
     try:
-        import nir  # noqa: F401
+        import nir
     except ImportError as e:  # pragma: no cover - depends on the environment
         raise SystemExit("export-nir needs the nir package: pip install 'desire-bp[nir]'") from e
     graph = export_nir(args.checkpoint, args.out, args.dt, not args.no_delay)
@@ -324,7 +324,8 @@ def cmd_export_nir(args: argparse.Namespace) -> int:
 
         net = Network.load(args.checkpoint)
         test = load_dataset(net.cfg.dataset, "test", args.data_dir).subset(args.check)
-        res = _agreement(graph, net, test.images, test.labels)
+        back = nir.read(str(args.out))  # check what was written, not the in-memory graph
+        res = _agreement(back, net, test.images, test.labels)
         print(json.dumps(res, indent=1))
     return 0
 
