@@ -36,6 +36,9 @@ from desire_bp.training import train
 # thresholds round(0.75 * 4096) = 3072 for layers 2 and 3, 4096 for layer 1).
 PIN_SIZES = (16, 12, 8, 4)
 PIN_SHA256 = "a60c2a8d097f7e06f0e2109a1463dcf3b5a70704434eef195d268ebf49b521c2"
+# The same run with stochastic rounding (the default): xorshift32 seeded per sample and layer
+# as desire_bp.integer.sample_seeds documents.
+PIN_SHA256_STOCHASTIC = "bbe377fda8e6f57b3160873668b92448301f7ae07de76eb9b3aea385201593df"
 
 
 def _pinned_setup():
@@ -55,7 +58,9 @@ def _pinned_setup():
         o = np.arange(PIN_SIZES[layer])[:, None]
         i = np.arange(PIN_SIZES[layer - 1])[None, :]
         W.append(((o * 7919 + i * 104729 + layer * 31) % 2001) - 700)
-    spec = IntSpec(weight_bits=16, frac_bits=(12, 12, 12), trace_frac=10, lr_terms=1)
+    spec = IntSpec(
+        weight_bits=16, frac_bits=(12, 12, 12), trace_frac=10, lr_terms=1, rounding="nearest"
+    )
     samples = []
     for s in range(6):
         x = ((np.arange(16) * 37 + s * 101) % 256).astype(np.uint8)
@@ -80,6 +85,20 @@ def test_pinned_integer_weights(engine):
     assert Wt[2][-1, -3:].tolist() == [268, 998, -291]
     assert net.sha256() == PIN_SHA256
     assert weights_sha256(Wt) == PIN_SHA256
+
+
+@pytest.mark.parametrize("engine", ["reference", "fast"])
+def test_pinned_integer_weights_stochastic_rounding(engine):
+    cfg, W, spec, samples = _pinned_setup()
+    spec = IntSpec(**{**spec.to_dict(), "frac_bits": (12, 12, 12), "rounding": "stochastic"})
+    net = IntegerNetwork(W, (12, 12, 12), cfg, spec, engine=engine)
+    out = [net.train_sample(x, y, masks=m).counts.tolist() for x, y, m in samples]
+    assert out[-1] == [1, 1, 0, 0]
+    Wt = net.int_weights
+    assert Wt[0][-1, -3:].tolist() == [1296, 29, 748]
+    assert Wt[1][0, :4].tolist() == [-638, 30, 664, -608]
+    assert Wt[2][-1, -3:].tolist() == [268, 998, -292]
+    assert net.sha256() == PIN_SHA256_STOCHASTIC
 
 
 # ----------------------------------------------------------------------------- arithmetic

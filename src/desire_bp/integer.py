@@ -101,9 +101,10 @@ class IntSpec:
         headroom: ``choose_frac_bits`` keeps ``headroom * max|W_l|`` representable.
         trace_frac: fraction bits of the pre-synaptic traces (``r_int = r * 2**trace_frac``).
         lr_terms: power-of-two terms of the learning rate (1: a plain right shift).
-        rounding: of the weight update, ``"nearest"`` (half up) or ``"stochastic"`` (add a
-            pseudo-random ``rho`` in ``[0, 2**sh)`` before the shift; xorshift32 seeded per
-            sample and layer from the sample's bytes, label and masks -- deterministic).
+        rounding: of the weight update, ``"stochastic"`` (default: add a pseudo-random
+            ``rho`` in ``[0, 2**sh)`` before the shift; xorshift32 seeded per sample and layer
+            from the sample's bytes, label and masks -- deterministic and unbiased) or
+            ``"nearest"`` (half up; updates below half a weight step are lost).
     """
 
     weight_bits: int = 16
@@ -111,7 +112,7 @@ class IntSpec:
     headroom: float = 2.0
     trace_frac: int = 10
     lr_terms: int = 2
-    rounding: str = "nearest"
+    rounding: str = "stochastic"
 
     def __post_init__(self) -> None:
         if not 2 <= int(self.weight_bits) <= 32:
@@ -142,6 +143,7 @@ class IntSpec:
     def from_dict(cls, d: dict[str, Any]) -> IntSpec:
         """Inverse of :meth:`to_dict`."""
         d = dict(d)
+        d.setdefault("rounding", "nearest")  # formats written before the option existed
         if d.get("frac_bits") is not None:
             d["frac_bits"] = tuple(d["frac_bits"])
         return cls(**d)
@@ -936,7 +938,9 @@ class IntegerNetwork:
         cls, net: Network, spec: IntSpec | None = None, engine: str = "fast"
     ) -> IntegerNetwork:
         """Quantize a float :class:`Network` (``spec.frac_bits`` or chosen from its weights)."""
-        spec = spec or IntSpec.from_dict(net.cfg.extra.get(EXTRA_KEY, {}))
+        if spec is None:
+            stored = net.cfg.extra.get(EXTRA_KEY)
+            spec = IntSpec() if stored is None else IntSpec.from_dict(stored)
         wi, frac = quantize(net.weights, spec)
         return cls(wi, frac, net.cfg, spec, engine)
 
@@ -1144,5 +1148,5 @@ def add_commands(subparsers: Any) -> None:
     g.add_argument(
         "--int-rounding",
         choices=list(ROUNDINGS),
-        help="rounding of the weight update (default nearest; stochastic for narrow weights)",
+        help="rounding of the weight update (default stochastic: unbiased; nearest: half up)",
     )

@@ -224,7 +224,8 @@ def count_operations(
     for s in range(len(labels)):
         x, label, m = images[s], int(labels[s]), masks[s]
         if arithmetic == "int":
-            fwd, desire = ints.train_sample_int(W, x, label, cfg_i, P, m, lrs)
+            stoch = spec.rounding == "stochastic"
+            fwd, desire = ints.train_sample_int(W, x, label, cfg_i, P, m, lrs, stoch)
             kk: list[np.ndarray | None] = [None, None]
             for layer in range(2, L + 1):
                 d, n = desire[layer - 1], fwd.counts[layer].astype(np.int64)
