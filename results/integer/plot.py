@@ -21,21 +21,31 @@ for d in sorted(HERE.iterdir()):
         cfg = json.loads((d / "config.json").read_text())
         runs[d.name] = (rows, cfg)
 
-fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-for ax, ds in zip(axes, ["mnist", "fashion"], strict=True):
-    for name, (rows, _cfg) in runs.items():
-        if ds in name:
-            ep = [r["epoch"] + 1 for r in rows]
-            ax.plot(ep, [r["test_accuracy"] for r in rows], marker="o", label=f"{name} test")
-            ax.plot(ep, [r["train_accuracy"] for r in rows], ls="--", alpha=0.6,
-                    label=f"{name} train")  # fmt: skip
-    ax.set_title(ds)
+panels = [
+    ("MNIST, 16-bit weights", ["float-mnist", "int-mnist", "int-mnist-stoch"], (92, 98)),
+    (
+        "Fashion-MNIST, 16-bit weights",
+        ["float-fashion", "float-fashion-seed1", "int-fashion", "int-fashion-stoch"],
+        (77, 85),
+    ),
+    ("MNIST, 8-bit weights", ["float-mnist", "int8-mnist", "int8s-mnist"], (0, 100)),
+]
+fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+for ax, (title, names, ylim) in zip(axes, panels, strict=True):
+    for name in names:
+        if name not in runs:
+            continue
+        rows = runs[name][0]
+        ep = [r["epoch"] + 1 for r in rows]
+        ax.plot(ep, [r["test_accuracy"] for r in rows], marker="o", label=name)
+    ax.set_title(title + " (test accuracy)")
     ax.set_xlabel("epoch")
     ax.set_ylabel("accuracy (%)")
+    ax.set_ylim(*ylim)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=8)
 fig.tight_layout()
-fig.savefig(HERE / "curves.png", dpi=120)
+fig.savefig(HERE / "curves.png", dpi=110)
 
 lines = [
     "| run | arithmetic | network | epochs | final test % | best test % (epoch) | final train % |",
