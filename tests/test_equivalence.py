@@ -37,6 +37,7 @@ def dyadic_case(draw):
         theta_hid=draw(st.sampled_from([0.0, 0.0625, 0.25])),
         theta_out=draw(st.sampled_from([0.25, 0.5])),
         hidden_error=draw(st.sampled_from(["abs", "signed"])) if T in (4, 8) else "abs",
+        leak=draw(st.sampled_from(["always", "skip-after-spike"])),
     )
     rng = np.random.default_rng(draw(st.integers(0, 2**31)))
     weights = [

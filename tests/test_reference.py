@@ -334,3 +334,16 @@ def test_kaiming_init_statistics():
     assert abs(w[1].std() - math.sqrt(2 / 1600)) < 1e-3
     again = Network.init(cfg, seed=0).weights
     assert all(np.array_equal(a, b) for a, b in zip(w, again, strict=True))
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_leak_skipped_after_spike_option(engine):
+    # W = 0.9, input spike each step, leak="skip-after-spike": a neuron that fired at t-1 is
+    # not leaked at t.  v = .9, 1.575* -> .575, .575 + .9 = 1.475* -> .475, 1.375* -> .375,
+    # 1.275* -> .275, 1.175* -> .175, 1.075* : fires at every step from t = 1 (SPEC's rule
+    # gives 0111101, test_subtractive_reset).
+    cfg = cfg_for((1, 1, 2), T=7, leak="skip-after-spike")
+    net = Network(chain([0.9, 1.0]), cfg, engine)
+    fwd = reference.forward(net.reference_weights, np.array([1.0]), cfg)
+    assert fwd.spikes[1][:, 0].astype(int).tolist() == [0, 1, 1, 1, 1, 1, 1]
+    assert net.forward(np.array([1.0])).tolist() == fwd.counts[-1].tolist()

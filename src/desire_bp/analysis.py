@@ -152,12 +152,15 @@ def forward_counts(
         out = List([np.zeros((N, n), np.int32) for n in sizes])
         if N:
             chunks = max(1, min(numba.get_num_threads(), N))
+            skip = cfg.leak == "skip-after-spike"
             kernels.counts_batch(
-                List(WT), X, cfg.T, F32(cfg.theta_p), F32(cfg.beta), chunks, out, 0
+                List(WT), X, cfg.T, F32(cfg.theta_p), F32(cfg.beta), chunks, out, 0, skip
             )
         return [c.astype(ctype) for c in out]
     if engine != "numpy":
         raise ValueError(f"unknown engine {engine!r}; choose 'fast' or 'numpy'")
+    if cfg.leak != "always":
+        raise ValueError(f"the numpy cross-check implements leak='always' only, not {cfg.leak!r}")
     counts = [np.zeros((N, n), ctype) for n in sizes]
     theta, beta = F32(cfg.theta_p), F32(cfg.beta)
     for lo in range(0, N, max(1, int(batch_size))):

@@ -242,6 +242,7 @@ def _phase_times(net: Network, X: np.ndarray, y: np.ndarray) -> tuple[float, flo
             n_active,
             currents,
             vmem,
+            cfg.leak == "skip-after-spike",
         )
         t1 = time.perf_counter()
         kernels.backward(

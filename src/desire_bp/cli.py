@@ -78,6 +78,12 @@ def _add_config_options(p: argparse.ArgumentParser) -> None:
         help="hidden error form: abs (SPEC default) or signed (paper Eq. 14)",
     )
     p.add_argument(
+        "--leak",
+        choices=["always", "skip-after-spike"],
+        help="LIF leak rule: always (SPEC default) or skip-after-spike (no leak on the step "
+        "after a neuron fired, as in some versions of the authors' code)",
+    )
+    p.add_argument(
         "--dataset", choices=["mnist", "fashion-mnist"], help="data set (default: the preset's)"
     )
     for field_name, (flag, typ, help_) in OVERRIDES.items():
@@ -96,6 +102,8 @@ def config_from_args(args: argparse.Namespace) -> Config:
         changes["sizes"] = (base.sizes[0], *args.hidden, base.sizes[-1])
     if args.hidden_error:
         changes["hidden_error"] = args.hidden_error
+    if args.leak:
+        changes["leak"] = args.leak
     if args.dataset:
         changes["dataset"] = args.dataset
     return preset(args.preset, **changes)

@@ -13,11 +13,16 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Config", "ConfigError", "PRESETS", "preset", "HIDDEN_ERRORS"]
+__all__ = ["Config", "ConfigError", "PRESETS", "preset", "HIDDEN_ERRORS", "LEAKS"]
 
 #: Hidden-layer error forms: ``"abs"`` is SPEC's default (absolute error, margin-scaled rate);
 #: ``"signed"`` is the paper's Eq. 14 (``target - n/T``, target 1 meaning ``T`` spikes).
 HIDDEN_ERRORS = ("abs", "signed")
+
+#: Leak rules of the LIF layers: ``"always"`` is SPEC's (leak first at every step);
+#: ``"skip-after-spike"`` leaks only neurons that did not fire at the previous step, as some
+#: versions of the authors' PyTorch code do (decay applied after reset, only where no spike).
+LEAKS = ("always", "skip-after-spike")
 
 
 class ConfigError(ValueError):
@@ -42,6 +47,7 @@ class Config:
         p_in: dropout probability of the input layer.
         p_hid: dropout probability of every hidden layer (never the output layer).
         hidden_error: ``"abs"`` (SPEC default) or ``"signed"`` (paper Eq. 14).
+        leak: ``"always"`` (SPEC default) or ``"skip-after-spike"`` (see :data:`LEAKS`).
         dataset: ``"mnist"`` or ``"fashion-mnist"``.
         epochs: number of training epochs.
         seed: seed of weight initialisation, shuffling and dropout masks.
@@ -61,6 +67,7 @@ class Config:
     p_in: float = 0.0
     p_hid: float = 0.3
     hidden_error: str = "abs"
+    leak: str = "always"
     dataset: str = "mnist"
     epochs: int = 150
     seed: int = 0
@@ -124,6 +131,8 @@ class Config:
                 bad(name, "dropout probability must be in [0, 1)")
         if self.hidden_error not in HIDDEN_ERRORS:
             bad("hidden_error", f"must be one of {HIDDEN_ERRORS}")
+        if self.leak not in LEAKS:
+            bad("leak", f"must be one of {LEAKS}")
         if int(self.epochs) != self.epochs or self.epochs < 0:
             bad("epochs", "must be an integer >= 0")
         if int(self.seed) != self.seed or self.seed < 0:

@@ -911,6 +911,8 @@ class IntegerNetwork:
         engine: str = "fast",
     ) -> None:
         """Build from integer weights ``(n_out, n_in)`` and their fraction bits ``f_l``."""
+        if cfg.leak != "always":
+            raise ValueError(f"integer mode implements leak='always' only, not {cfg.leak!r}")
         self.spec = spec or IntSpec()
         self.spec = IntSpec(**{**self.spec.to_dict(), "frac_bits": tuple(frac)})
         self.cfg = cfg.replace(extra={**cfg.extra, EXTRA_KEY: self.spec.to_dict()})

@@ -137,16 +137,24 @@ def _accumulate(WT, spikes_in, active_in, n_act_in, delay, currents):
 
 
 @njit(cache=True, nogil=True)
-def _lif_scan(currents, c_in, beta, theta, mask, vmem, spikes, counts, active):
-    """LIF layer over the window: v *= beta; v += c_in * I[t]; fire; subtractive reset."""
+def _lif_scan(currents, c_in, beta, theta, mask, vmem, spikes, counts, active, skip):
+    """LIF layer over the window: v *= beta; v += c_in * I[t]; fire; subtractive reset.
+
+    With ``skip`` (``Config.leak == "skip-after-spike"``) a neuron that fired at ``t - 1`` is
+    not leaked at ``t``.
+    """
     T, n = currents.shape
     vmem[:] = 0.0
     counts[:] = 0
     for t in range(T):
         cur = currents[t]
         st = spikes[t]
+        prev = spikes[t - 1]
         for o in range(n):
-            v = vmem[o] * beta + c_in * cur[o]
+            if skip and t > 0 and prev[o]:
+                v = vmem[o] + c_in * cur[o]
+            else:
+                v = vmem[o] * beta + c_in * cur[o]
             f = (v >= theta) & mask[o]
             if f:
                 v -= theta
@@ -163,7 +171,21 @@ def _lif_scan(currents, c_in, beta, theta, mask, vmem, spikes, counts, active):
 
 @njit(cache=True, nogil=True)
 def _forward(
-    WTs, x, masks, offsets, scales, T, theta, beta, spikes, counts, active, n_active, currents, vmem
+    WTs,
+    x,
+    masks,
+    offsets,
+    scales,
+    T,
+    theta,
+    beta,
+    spikes,
+    counts,
+    active,
+    n_active,
+    currents,
+    vmem,
+    skip=False,
 ):
     """Forward pass of one sample into the workspace arrays.
 
@@ -193,6 +215,7 @@ def _forward(
             spikes[layer],
             counts[layer],
             active[layer],
+            skip,
         )
 
 
@@ -395,6 +418,7 @@ def train_step(
     back,
     row,
     rows,
+    skip=False,
 ):
     """Forward, backward and update of one training sample; weights change in place.
 
@@ -416,6 +440,7 @@ def train_step(
         n_active,
         currents,
         vmem,
+        skip,
     )
     backward(
         WTs,
@@ -442,7 +467,7 @@ def train_step(
 
 
 @njit(cache=True, parallel=True)
-def counts_batch(WTs, X, T, theta, beta, n_chunks, outs, first):
+def counts_batch(WTs, X, T, theta, beta, n_chunks, outs, first, skip=False):
     """Spike counts of layers ``first..L`` for every row of ``X`` (evaluation: no dropout,
     no scaling), in parallel chunks.
 
@@ -452,6 +477,7 @@ def counts_batch(WTs, X, T, theta, beta, n_chunks, outs, first):
         n_chunks: number of parallel chunks (threads).
         outs: typed list; ``outs[l - first]`` is ``(N, n_l)`` int32, filled.
         first: first layer recorded (``L``: output counts only; 0: every layer).
+        skip: no leak on the step after a spike (``Config.leak``).
     """
     L = len(WTs)
     N = X.shape[0]
@@ -499,6 +525,7 @@ def counts_batch(WTs, X, T, theta, beta, n_chunks, outs, first):
                 n_active,
                 currents,
                 vmem,
+                skip,
             )
             for layer in range(first, L + 1):
                 outs[layer - first][s, :] = counts[layer]

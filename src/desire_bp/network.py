@@ -242,6 +242,7 @@ class Network:
             cfg.hidden_error == "signed",
             F32(lr),
             *ws.args(),
+            cfg.leak == "skip-after-spike",
         )
         return SampleResult(ws.counts[-1].copy(), bool(correct))
 
@@ -278,6 +279,7 @@ class Network:
             max(1, min(n, len(X))),
             kernels.List([out]),
             len(self.cfg.sizes) - 1,
+            self.cfg.leak == "skip-after-spike",
         )
         return out
 

@@ -90,6 +90,8 @@ def to_nir(
     """
     import nir
 
+    if cfg.leak != "always":
+        raise ValueError(f"NIR's LIF leaks at every step; cannot export leak={cfg.leak!r}")
     sizes, theta, beta = cfg.sizes, float(cfg.theta_p), float(cfg.beta)
     reset_meta = {"reset_mode": "subtract", "reset_by": theta, "threshold_rule": ">="}
     n0 = sizes[0]

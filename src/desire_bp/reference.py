@@ -146,7 +146,10 @@ def forward(
             else:
                 s_in = np.zeros(sizes[layer - 1], dtype=bool)  # u_l[0] = 0
             inputs[layer][t] = c[layer - 1] * s_in  # u_l[t] = c_{l-1} * s
-            v[layer] *= beta
+            if cfg.leak == "skip-after-spike" and t > 0:  # option: no leak right after a spike
+                v[layer] = np.where(spikes[layer][t - 1], v[layer], v[layer] * beta)
+            else:
+                v[layer] *= beta
             v[layer] += synaptic_input(weights[layer - 1], s_in, c[layer - 1])
             spikes[layer][t] = (v[layer] >= theta) & masks[layer]
             v[layer] -= theta * spikes[layer][t]
