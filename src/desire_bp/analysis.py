@@ -41,6 +41,7 @@ from numba.typed import List
 
 from . import kernels
 from .config import Config
+from .network import pixel_matrix
 
 F32 = np.float32
 
@@ -88,14 +89,6 @@ class Activity:
         return len(self.labels)
 
 
-def _pixels(images: np.ndarray) -> np.ndarray:
-    from .network import to_float_pixels
-
-    X = to_float_pixels(np.asarray(images))
-    n0 = int(np.prod(X.shape[1:])) if X.ndim > 1 else 0
-    return np.ascontiguousarray(X.reshape(len(X), n0))
-
-
 def _ordered_input(s: np.ndarray, WT: np.ndarray) -> np.ndarray:
     """``sum_{j: s[b, j]} WT[j]`` per sample ``b``, in float32, in ascending ``j``.
 
@@ -136,7 +129,7 @@ def forward_counts(
     Returns:
         ``L + 1`` arrays, ``counts[l]`` of shape ``(N, n_l)`` (int16, or int32 for huge ``T``).
     """
-    X = _pixels(images)
+    X = pixel_matrix(images)
     sizes = cfg.sizes
     L = len(sizes) - 1
     if X.shape[1] != sizes[0]:
@@ -421,7 +414,7 @@ class Recorder:
         self.kinds = frozenset(kinds)
         self.cfg = cfg
         self.run_dir = Path(run_dir) if run_dir is not None else None
-        self.X = _pixels(images)
+        self.X = pixel_matrix(images)
         self.labels = np.asarray(labels).astype(np.int64).reshape(-1)
         self.spike_epochs = spike_epochs
         self.neurons = select_neurons(cfg.sizes, spike_neurons, cfg.seed)

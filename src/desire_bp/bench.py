@@ -286,22 +286,9 @@ def _phase_times(net: Network, X: np.ndarray, y: np.ndarray) -> tuple[float, flo
 def model_bytes(net: Network) -> int:
     """Bytes of the network's weights and its training workspace."""
     ws = net._workspace()
-    total = sum(w.nbytes for w in net._WT)
-    for lst in (
-        ws.spikes,
-        ws.counts,
-        ws.active,
-        ws.currents,
-        ws.vmem,
-        ws.desire,
-        ws.coef,
-        ws.err,
-        ws.back,
-        ws.row,
-        ws.rows,
-    ):
-        total += sum(a.nbytes for a in lst)
-    return total
+    weights = sum(w.nbytes for w in net._WT)
+    # every workspace array (iterating n_active yields its scalars: the same bytes)
+    return weights + sum(a.nbytes for group in ws.args() for a in group)
 
 
 def scaling(

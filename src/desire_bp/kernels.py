@@ -28,7 +28,6 @@ F32 = np.float32
 
 __all__ = [
     "Workspace",
-    "make_workspace",
     "train_step",
     "backward",
     "update",
@@ -53,9 +52,10 @@ class Workspace:
         row: ``(n_l,)`` float32 temporary row.
     """
 
-    def __init__(self, sizes: tuple[int, ...], T: int) -> None:
+    def __init__(self, sizes: tuple[int, ...], T: int, train_scales: np.ndarray) -> None:
         self.sizes = tuple(sizes)
         self.T = T
+        self.train_scales = np.asarray(train_scales, F32)  # c_l of training, (L + 1,)
         self.spikes = List([np.zeros((T, n), np.uint8) for n in sizes])
         self.counts = List([np.zeros(n, np.int32) for n in sizes])
         self.active = List([np.zeros(n, np.int32) for n in sizes])
@@ -86,11 +86,6 @@ class Workspace:
             self.row,
             self.rows,
         )
-
-
-def make_workspace(sizes: tuple[int, ...], T: int) -> Workspace:
-    """A :class:`Workspace` for layer ``sizes`` and ``T`` steps."""
-    return Workspace(sizes, T)
 
 
 # ----------------------------------------------------------------------------- forward

@@ -29,7 +29,15 @@ from .config import Config
 F32 = np.float32
 ENGINES = ("fast", "reference")
 
-__all__ = ["Network", "SampleResult", "Evaluation", "ENGINES", "to_float_pixels", "init_rng"]
+__all__ = [
+    "Network",
+    "SampleResult",
+    "Evaluation",
+    "ENGINES",
+    "to_float_pixels",
+    "pixel_matrix",
+    "init_rng",
+]
 
 
 def init_rng(seed: int) -> np.random.Generator:
@@ -51,6 +59,14 @@ def to_float_pixels(images: np.ndarray) -> np.ndarray:
     if a.size and (not np.isfinite(a).all() or a.min() < 0 or a.max() > 1):
         raise ValueError("float pixels must be finite and within [0, 1]")
     return a
+
+
+def pixel_matrix(images: np.ndarray) -> np.ndarray:
+    """Samples as a C-contiguous float32 matrix ``(N, n_0)`` in [0, 1] (``images``: ``(N, ...)``
+    uint8 bytes or floats, trailing axes flattened)."""
+    X = to_float_pixels(np.asarray(images))
+    n0 = int(np.prod(X.shape[1:])) if X.ndim > 1 else 0
+    return np.ascontiguousarray(X.reshape(len(X), n0))
 
 
 @dataclass
@@ -181,8 +197,9 @@ class Network:
 
     def _workspace(self) -> kernels.Workspace:
         if self._ws is None:
-            self._ws = kernels.make_workspace(self.cfg.sizes, self.cfg.T)
-            self._ws.train_scales = np.array(reference.scales(self.cfg, True), F32)
+            self._ws = kernels.Workspace(
+                self.cfg.sizes, self.cfg.T, np.array(reference.scales(self.cfg, True), F32)
+            )
         return self._ws
 
     # ----------------------------------------------------------------- one sample
@@ -255,8 +272,7 @@ class Network:
 
     def forward_batch(self, X: np.ndarray, threads: int | None = None) -> np.ndarray:
         """Output spike counts of many samples, ``(N, n_L)`` int32 (evaluation mode)."""
-        X = to_float_pixels(X)
-        X = np.ascontiguousarray(X.reshape(len(X), -1))
+        X = pixel_matrix(X)
         if X.shape[1] != self.cfg.sizes[0]:
             raise ValueError(
                 f"samples have {X.shape[1]} values, input layer has {self.cfg.sizes[0]}"

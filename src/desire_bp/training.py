@@ -29,7 +29,7 @@ import numpy as np
 from . import reference
 from .checkpoint import atomic_write, load_checkpoint, save_checkpoint
 from .config import Config, ConfigError
-from .network import Network
+from .network import Network, pixel_matrix
 
 __all__ = [
     "EpochMetrics",
@@ -202,11 +202,7 @@ def train(
         net = wrap_network(net)
 
     train_set, test_set = data if data is not None else _load_data(cfg, data_dir)
-    from .network import to_float_pixels
-
-    X_train = np.ascontiguousarray(
-        to_float_pixels(train_set.images).reshape(len(train_set.labels), -1)
-    )
+    X_train = pixel_matrix(train_set.images)
     y_train = np.asarray(train_set.labels).astype(np.int64)
     best = max((r["test_accuracy"] for r in rows), default=-math.inf)
     best_epoch = next((r["epoch"] for r in rows if r["test_accuracy"] == best), -1)
