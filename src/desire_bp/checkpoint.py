@@ -16,9 +16,10 @@ import json
 import os
 import tempfile
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -43,11 +44,18 @@ class Checkpoint:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
-def atomic_write(path: str | os.PathLike, write) -> None:
-    """Call ``write(file_object)`` on a temporary file beside ``path``, then rename it over.
+def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], object] | bytes) -> None:
+    """Call ``write(file_object)`` (or write the bytes ``write``) on a temporary file beside
+    ``path``, then rename it over.
 
     An interruption leaves either the old file or the complete new one, never a partial file.
     """
+    if isinstance(write, bytes):
+        data = write
+
+        def write(f: BinaryIO) -> None:
+            f.write(data)
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
