@@ -122,6 +122,35 @@ def test_network_rejects_bad_inputs():
         Network.init(cfg, engine="gpu")
 
 
+def test_init_weights_starts_a_new_run_from_given_weights(tmp_path, small_data):
+    cfg = small_cfg(epochs=1)
+    first, _ = train(cfg, tmp_path / "a", data=small_data, progress=False, log=None)
+    # lr 0: the run keeps exactly the weights it started from
+    kept, rows = train(
+        cfg.replace(lr=0.0),
+        tmp_path / "b",
+        data=small_data,
+        progress=False,
+        log=None,
+        init_weights=first.weights,
+    )
+    for a, b in zip(first.weights, kept.weights, strict=True):
+        assert np.array_equal(a, b)
+    assert rows[0]["test_accuracy"] == pytest.approx(
+        first.evaluate(small_data[1].images, small_data[1].labels).accuracy
+    )
+    # the schedule restarts: epoch 0 of the new run uses cfg.lr, like a fresh run would
+    again, rows = train(
+        cfg, None, data=small_data, progress=False, log=None, init_weights=first.weights
+    )
+    assert rows[0]["lr"] == cfg.lr
+    assert any(not np.array_equal(a, b) for a, b in zip(first.weights, again.weights, strict=True))
+    with pytest.raises(RunError, match="resume"):
+        train(cfg, tmp_path / "a", resume=True, data=small_data, init_weights=first.weights)
+    with pytest.raises(ValueError, match="expected 3 weight arrays"):
+        train(cfg, None, data=small_data, init_weights=first.weights[:2], log=None)
+
+
 # ----------------------------------------------------------------------------- CLI
 
 
@@ -161,6 +190,30 @@ def test_cli_train_eval_resume(tmp_path, mnist_dir, capsys):
     assert main(["eval", "--checkpoint", str(run / "checkpoint.npz"), "--test-samples", "50"]) == 0
     text = capsys.readouterr().out
     assert "confusion" in text and "per class" in text
+
+    # a new run from the trained weights records where they came from
+    assert (
+        main(
+            [
+                *args[:-4],
+                str(tmp_path / "again"),
+                "--init-from",
+                str(run / "best.npz"),
+                "--no-progress",
+                "--lr",
+                "1e-3",
+            ]
+        )
+        == 0
+    )
+    origin = json.loads((tmp_path / "again" / "config.json").read_text())["extra"]["init_from"]
+    assert origin["path"] == str(run / "best.npz") and len(origin["sha256"]) == 64
+    capsys.readouterr()
+    bad = ["train", "--hidden", "20,10", "--epochs", "1", "--init-from", str(run / "best.npz")]
+    assert main([*bad, "--run-dir", str(tmp_path / "bad")]) == 2
+    assert "layer sizes 784-32-16-10 differ from this run's 784-20-10-10" in capsys.readouterr().err
+    assert main([*bad[:-2], "--resume", str(run), "--init-from", str(run / "best.npz")]) == 2
+    assert "cannot be combined with --resume" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

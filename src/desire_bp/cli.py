@@ -132,6 +132,12 @@ def cmd_train(args: argparse.Namespace) -> int:
             else Path("runs") / (f"{cfg.dataset}-{time.strftime('%Y%m%d-%H%M%S')}")
         )
         print(f"run directory {run_dir}")
+    init = None
+    if args.init_from:
+        if args.resume:
+            raise CLIError("--init-from starts a new run; it cannot be combined with --resume")
+        cfg, init = _initial_weights(Path(args.init_from), cfg)
+        print(f"starting from the weights of {args.init_from} (learning-rate schedule restarted)")
     _set_threads(args.threads)
     wrap = None
     if getattr(args, "arithmetic", "float") == "int" or "integer" in cfg.extra:
@@ -152,6 +158,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         engine=args.engine,
         progress=not args.no_progress,
         wrap_network=wrap,
+        init_weights=init,
         **hooks,
     )
     if rows:
@@ -162,6 +169,27 @@ def cmd_train(args: argparse.Namespace) -> int:
             f"checkpoints in {run_dir}"
         )
     return 0
+
+
+def _initial_weights(path: Path, cfg: Config) -> tuple[Config, list]:
+    """Weights of the checkpoint ``path`` for a new run of ``cfg``; the config records where
+    they came from (``extra["init_from"]``: path, epoch, SHA-256 of the file)."""
+    import hashlib
+
+    from .checkpoint import load_checkpoint
+
+    ck = load_checkpoint(path)
+    if tuple(ck.config.sizes) != tuple(cfg.sizes):
+        raise CLIError(
+            f"--init-from {path}: its layer sizes {'-'.join(map(str, ck.config.sizes))} differ "
+            f"from this run's {'-'.join(map(str, cfg.sizes))}"
+        )
+    origin = {
+        "path": str(path),
+        "epoch": ck.meta.get("epoch"),
+        "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+    }
+    return cfg.replace(extra={**cfg.extra, "init_from": origin}), ck.weights
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -275,6 +303,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--resume",
         metavar="RUN_DIR",
         help="continue RUN_DIR after its last completed epoch (--epochs may raise it)",
+    )
+    t.add_argument(
+        "--init-from",
+        metavar="CHECKPOINT",
+        help="start a new run from this checkpoint's weights, learning-rate schedule from epoch 0 "
+        "(like the original code's --model-path)",
     )
     t.add_argument("--engine", choices=["fast", "reference"], default="fast")
     t.add_argument(

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -163,6 +163,7 @@ def train(
     progress: bool = True,
     log: Callable[[str], None] | None = print,
     wrap_network: Callable[[Network], Any] | None = None,
+    init_weights: Sequence[np.ndarray] | None = None,
 ) -> tuple[Network, list[dict[str, Any]]]:
     """Train ``cfg`` for ``cfg.epochs`` epochs, checkpointing into ``run_dir`` every epoch.
 
@@ -181,6 +182,10 @@ def train(
         log: where the one-line-per-epoch summaries go (``None``: silent).
         wrap_network: turns the initialised or resumed float network into the one trained
             (e.g. :class:`desire_bp.integer.IntegerNetwork`; same methods as ``Network``).
+        init_weights: start a new run from these weights (``(n_l, n_{l-1})`` each, e.g. a
+            checkpoint's) instead of the seeded initialisation; the learning-rate schedule
+            starts again at epoch 0 (what the original code's ``--model-path`` does).
+            Not with ``resume``.
 
     Returns:
         the trained network and the metrics of all epochs (including resumed ones).
@@ -188,6 +193,8 @@ def train(
     run = Path(run_dir) if run_dir is not None else None
     rows: list[dict[str, Any]] = []
     net: Network | None = None
+    if resume and init_weights is not None:
+        raise RunError("init_weights starts a new run; it cannot be combined with resume")
     if resume:
         if run is None:
             raise RunError("resume needs a run directory")
@@ -198,6 +205,8 @@ def train(
         run.mkdir(parents=True, exist_ok=True)
         text = json.dumps(cfg.to_dict(), indent=2) + "\n"
         atomic_write(run / "config.json", lambda f: f.write(text.encode()))
+    if net is None and init_weights is not None:
+        net = Network(init_weights, cfg, engine)  # checks the shapes against cfg.sizes
     if net is None:
         net = Network.init(cfg, engine=engine)
     if wrap_network is not None:
