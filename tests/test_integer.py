@@ -322,6 +322,16 @@ def test_training_loop_and_exact_resume(tmp_path):
     # the checkpoint round-trips to the same integers
     again = IntegerNetwork.load(tmp_path / "a" / "checkpoint.npz")
     assert again.sha256() == full.sha256()
+    # what desire-bp eval loads: the integer network, reproducing the recorded accuracy
+    from desire_bp.integer import load_network
+
+    net = load_network(tmp_path / "a" / "checkpoint.npz")
+    assert isinstance(net, IntegerNetwork) and net.sha256() == full.sha256()
+    assert net.evaluate(data[1].images, data[1].labels).accuracy == rows[-1]["test_accuracy"]
+    from desire_bp import Network
+
+    Network.init(preset("mnist", sizes=(49, 5, 3))).save(tmp_path / "float.npz")
+    assert type(load_network(tmp_path / "float.npz")) is Network
 
 
 def test_cli_train_int(tmp_path, monkeypatch):

@@ -194,10 +194,11 @@ def _initial_weights(path: Path, cfg: Config) -> tuple[Config, list]:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from .data import load_dataset
-    from .network import Network
+    from .integer import IntegerNetwork, load_network
 
     _set_threads(args.threads)
-    net = Network.load(args.checkpoint, engine=args.engine)
+    net = load_network(args.checkpoint, engine=args.engine)
+    arithmetic = "int" if isinstance(net, IntegerNetwork) else "float"
     name = args.dataset or net.cfg.dataset
     test = load_dataset(name, args.split, args.data_dir)
     if args.test_samples:
@@ -214,6 +215,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
                     "dataset": name,
                     "split": args.split,
                     "checkpoint": str(args.checkpoint),
+                    "arithmetic": arithmetic,
                     "per_class": [float(a) for a in ev.per_class],
                     "no_decision": int(ev.confusion[:, -1].sum()),
                     "confusion": ev.confusion.tolist(),
@@ -224,7 +226,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         return 0
     print(
         f"{name} {args.split}: accuracy {ev.accuracy:.2f}% on {ev.n} samples "
-        f"(strict maximum; ties count as wrong)  [{secs:.1f}s]"
+        f"({arithmetic} arithmetic; strict maximum, ties count as wrong)  [{secs:.1f}s]"
     )
     print("per class: " + "  ".join(f"{k}:{a:.1f}%" for k, a in enumerate(ev.per_class)))
     n_cls = ev.confusion.shape[0]

@@ -57,6 +57,7 @@ from .config import Config, ConfigError
 from .network import Evaluation, Network, SampleResult, predictions_from_counts
 
 __all__ = [
+    "load_network",
     "IntSpec",
     "IntParams",
     "LrShift",
@@ -1152,3 +1153,13 @@ def add_commands(subparsers: Any) -> None:
         choices=list(ROUNDINGS),
         help="rounding of the weight update (default stochastic: unbiased; nearest: half up)",
     )
+
+
+def load_network(path, engine: str = "fast") -> Network | IntegerNetwork:
+    """The network of a checkpoint in its own arithmetic: an :class:`IntegerNetwork` for a
+    checkpoint of an integer run (``config.extra["integer"]`` present), else a
+    :class:`~desire_bp.network.Network`.  ``desire-bp eval`` uses this."""
+    net = Network.load(path, engine=engine)
+    if "integer" in net.cfg.extra:
+        return IntegerNetwork.from_network(net, None, engine)
+    return net
