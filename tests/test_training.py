@@ -261,6 +261,16 @@ def test_report_summary_and_curves(tmp_path, small_data, capsys):
     out = json.loads(capsys.readouterr().out)
     assert (tmp_path / "accuracy.png").stat().st_size > 1000 and out["png"].endswith(".png")
     assert main(["report", str(tmp_path / "empty")]) == 2
+    capsys.readouterr()
+    # two runs compared: the label names how the second differs from the first
+    other = tmp_path / "seed6"
+    train(cfg.replace(seed=6), other, data=small_data, progress=False, log=None)
+    png = tmp_path / "compare.png"
+    assert main(["report", str(tmp_path), str(other), "--compare", str(png)]) == 0
+    assert png.stat().st_size > 1000 and "test accuracy of 2 runs" in capsys.readouterr().out
+    from desire_bp.report import config_differences
+
+    assert config_differences([tmp_path, other]) == ["", "seed=6"]
 
 
 def test_cli_data_fetch_uses_verified_cache(mnist_dir, capsys):

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import statistics
 from pathlib import Path
 from typing import Any
 
+from .config import Config
 from .training import RunError, read_metrics
 
-__all__ = ["summarize", "plot_curves", "add_commands"]
+__all__ = ["summarize", "plot_curves", "plot_comparison", "config_differences", "add_commands"]
 
 
 def summarize(run_dir: str | Path) -> dict[str, Any]:
@@ -34,7 +36,65 @@ def summarize(run_dir: str | Path) -> dict[str, Any]:
         "best_test_accuracy": best["test_accuracy"],
         "best_epoch": best["epoch"] + 1,
         "seconds_per_epoch": sum(secs) / len(secs),
+        "seconds_per_epoch_median": float(statistics.median(secs)),
     }
+
+
+def config_differences(run_dirs: list[str | Path]) -> list[str]:
+    """Per run, the config fields (``name=value``) in which it differs from the first run
+    (``init_from`` shown as the source's file name); ``""`` for the first and for a twin."""
+    cfgs = [  # through Config: fields an older config.json lacks get their defaults
+        Config.from_dict(json.loads((Path(r) / "config.json").read_text())).to_dict()
+        for r in run_dirs
+    ]
+    labels = []
+    for cfg in cfgs:
+        parts = []
+        for key, value in cfg.items():
+            if key == "extra":
+                origin = value.get("init_from")
+                if origin and origin != cfgs[0].get("extra", {}).get("init_from"):
+                    parts.append(f"init from {Path(origin['path']).name} (epoch "
+                                 f"{origin['epoch'] + 1})")  # fmt: skip
+            elif key != "epochs" and value != cfgs[0].get(key):
+                parts.append(f"{key}={value}")
+        labels.append(", ".join(parts))
+    return labels
+
+
+def plot_comparison(
+    run_dirs: list[str | Path], out: str | Path, paper: float | None = None
+) -> Path:
+    """One PNG with the test accuracy per epoch of several runs (labels: run directory name and
+    how its config differs from the first run's)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 4.6))
+    lo, hi = 100.0, 0.0
+    for run, diff in zip(run_dirs, config_differences(run_dirs), strict=True):
+        rows = read_metrics(run)
+        if not rows:
+            raise RunError(f"{run}: no completed epoch to plot")
+        acc = [r["test_accuracy"] for r in rows]
+        lo, hi = min(lo, min(acc[len(acc) // 10 :])), max(hi, max(acc))
+        label = f"{Path(run).name}" + (f" ({diff})" if diff else "")
+        ax.plot([r["epoch"] + 1 for r in rows], acc, lw=1.2, label=label)
+    if paper is not None:
+        ax.axhline(paper, color="gray", ls="--", lw=1, label=f"paper {paper:.2f} %")
+        lo, hi = min(lo, paper), max(hi, paper)
+    ax.set_ylim(max(0.0, lo - 0.8), min(100.0, hi + 0.4))
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("test accuracy [%] (strict maximum)")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    path = Path(out)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
 
 
 def plot_curves(
@@ -82,6 +142,11 @@ PAPER = {"mnist": 98.41, "fashion-mnist": 87.56}
 
 
 def cmd_report(args) -> int:
+    if args.compare:
+        datasets = {summarize(run)["dataset"] for run in args.run_dirs}
+        paper = PAPER.get(datasets.pop()) if len(datasets) == 1 else None
+        png = plot_comparison(args.run_dirs, args.compare, paper=paper)
+        print(f"test accuracy of {len(args.run_dirs)} runs in {png}")
     for run in args.run_dirs:
         s = summarize(run)
         png = plot_curves(run, paper=PAPER.get(s["dataset"]))
@@ -92,7 +157,8 @@ def cmd_report(args) -> int:
                 f"{run}: {s['dataset']} {'-'.join(map(str, s['sizes']))}, "
                 f"{s['epochs_done']}/{s['epochs_planned']} epochs: final "
                 f"{s['final_test_accuracy']:.2f} %, best {s['best_test_accuracy']:.2f} % (epoch "
-                f"{s['best_epoch']}), {s['seconds_per_epoch']:.1f} s/epoch; curves in {png}"
+                f"{s['best_epoch']}), {s['seconds_per_epoch_median']:.1f} s/epoch (median); "
+                f"curves in {png}"
             )
     return 0
 
@@ -102,4 +168,9 @@ def add_commands(sub) -> None:
     p = sub.add_parser("report", help="summary and accuracy curves (PNG) of run directories")
     p.add_argument("run_dirs", nargs="+")
     p.add_argument("--json", action="store_true", help="one JSON object per run")
+    p.add_argument(
+        "--compare",
+        metavar="PNG",
+        help="also draw the test accuracy of all the runs in one figure",
+    )
     p.set_defaults(func=cmd_report)
