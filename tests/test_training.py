@@ -208,6 +208,15 @@ def test_cli_train_eval_resume(tmp_path, mnist_dir, capsys):
     )
     origin = json.loads((tmp_path / "again" / "config.json").read_text())["extra"]["init_from"]
     assert origin["path"] == str(run / "best.npz") and len(origin["sha256"]) == 64
+    from desire_bp.report import config_differences
+
+    best_epoch = load_checkpoint(run / "best.npz").meta["epoch"]
+    assert config_differences([run, tmp_path / "again"])[1] == (
+        f"init from best.npz (epoch {best_epoch + 1})"
+    )
+    png = tmp_path / "cmp.png"
+    assert main(["report", str(run), str(tmp_path / "again"), "--compare", str(png)]) == 0
+    assert png.stat().st_size > 1000
     capsys.readouterr()
     bad = ["train", "--hidden", "20,10", "--epochs", "1", "--init-from", str(run / "best.npz")]
     assert main([*bad, "--run-dir", str(tmp_path / "bad")]) == 2

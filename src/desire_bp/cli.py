@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -412,6 +413,9 @@ def main(argv: list[str] | None = None) -> int:
             "interrupted; completed epochs are checkpointed (resume with --resume)", file=sys.stderr
         )
         return 130
+    except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at exit
+        return 141
 
 
 if __name__ == "__main__":  # pragma: no cover

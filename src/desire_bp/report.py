@@ -66,7 +66,8 @@ def plot_comparison(
     run_dirs: list[str | Path], out: str | Path, paper: float | None = None
 ) -> Path:
     """One PNG with the test accuracy per epoch of several runs (labels: run directory name and
-    how its config differs from the first run's)."""
+    how its config differs from the first run's).  A run started from another run's checkpoint
+    (``train --init-from``) is drawn from the epoch after the one it started from."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -81,7 +82,10 @@ def plot_comparison(
         acc = [r["test_accuracy"] for r in rows]
         lo, hi = min(lo, min(acc[len(acc) // 10 :])), max(hi, max(acc))
         label = f"{Path(run).name}" + (f" ({diff})" if diff else "")
-        ax.plot([r["epoch"] + 1 for r in rows], acc, lw=1.2, label=label)
+        cfg = json.loads((Path(run) / "config.json").read_text())
+        origin = cfg.get("extra", {}).get("init_from") or {}
+        start = (origin.get("epoch") or -1) + 1  # epochs done before this run started
+        ax.plot([start + r["epoch"] + 1 for r in rows], acc, lw=1.2, label=label)
     if paper is not None:
         ax.axhline(paper, color="gray", ls="--", lw=1, label=f"paper {paper:.2f} %")
         lo, hi = min(lo, paper), max(hi, paper)
