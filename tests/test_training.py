@@ -148,7 +148,8 @@ def test_init_weights_starts_a_new_run_from_given_weights(tmp_path, small_data):
     with pytest.raises(RunError, match="resume"):
         train(cfg, tmp_path / "a", resume=True, data=small_data, init_weights=first.weights)
     with pytest.raises(ValueError, match="expected 3 weight arrays"):
-        train(cfg, None, data=small_data, init_weights=first.weights[:2], log=None)
+        train(cfg, tmp_path / "c", data=small_data, init_weights=first.weights[:2], log=None)
+    assert not (tmp_path / "c").exists()  # nothing written for a bad start
 
 
 # ----------------------------------------------------------------------------- CLI

@@ -54,12 +54,18 @@ def config_differences(run_dirs: list[str | Path]) -> list[str]:
             if key == "extra":
                 origin = value.get("init_from")
                 if origin and origin != cfgs[0].get("extra", {}).get("init_from"):
-                    parts.append(f"init from {Path(origin['path']).name} (epoch "
-                                 f"{origin['epoch'] + 1})")  # fmt: skip
+                    done = _epochs_before(origin)
+                    parts.append(f"init from {Path(origin['path']).name} (epoch {done})")
             elif key != "epochs" and value != cfgs[0].get(key):
                 parts.append(f"{key}={value}")
         labels.append(", ".join(parts))
     return labels
+
+
+def _epochs_before(origin: dict[str, Any]) -> int:
+    """Epochs the source checkpoint of ``--init-from`` had completed (0 if unknown)."""
+    epoch = origin.get("epoch")
+    return 0 if epoch is None else int(epoch) + 1
 
 
 def plot_comparison(
@@ -83,8 +89,7 @@ def plot_comparison(
         lo, hi = min(lo, min(acc[len(acc) // 10 :])), max(hi, max(acc))
         label = f"{Path(run).name}" + (f" ({diff})" if diff else "")
         cfg = json.loads((Path(run) / "config.json").read_text())
-        origin = cfg.get("extra", {}).get("init_from") or {}
-        start = (origin.get("epoch") or -1) + 1  # epochs done before this run started
+        start = _epochs_before(cfg.get("extra", {}).get("init_from") or {})
         ax.plot([start + r["epoch"] + 1 for r in rows], acc, lw=1.2, label=label)
     if paper is not None:
         ax.axhline(paper, color="gray", ls="--", lw=1, label=f"paper {paper:.2f} %")

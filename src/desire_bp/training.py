@@ -193,8 +193,10 @@ def train(
     run = Path(run_dir) if run_dir is not None else None
     rows: list[dict[str, Any]] = []
     net: Network | None = None
-    if resume and init_weights is not None:
-        raise RunError("init_weights starts a new run; it cannot be combined with resume")
+    if init_weights is not None:
+        if resume:
+            raise RunError("init_weights starts a new run; it cannot be combined with resume")
+        net = Network(init_weights, cfg, engine)  # checks the shapes before anything is written
     if resume:
         if run is None:
             raise RunError("resume needs a run directory")
@@ -205,8 +207,6 @@ def train(
         run.mkdir(parents=True, exist_ok=True)
         text = json.dumps(cfg.to_dict(), indent=2) + "\n"
         atomic_write(run / "config.json", lambda f: f.write(text.encode()))
-    if net is None and init_weights is not None:
-        net = Network(init_weights, cfg, engine)  # checks the shapes against cfg.sizes
     if net is None:
         net = Network.init(cfg, engine=engine)
     if wrap_network is not None:
