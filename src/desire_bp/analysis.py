@@ -145,10 +145,7 @@ def forward_counts(
         out = List([np.zeros((N, n), np.int32) for n in sizes])
         if N:
             chunks = max(1, min(numba.get_num_threads(), N))
-            skip = cfg.leak == "skip-after-spike"
-            kernels.counts_batch(
-                List(WT), X, cfg.T, F32(cfg.theta_p), F32(cfg.beta), chunks, out, 0, skip
-            )
+            kernels.counts_batch(List(WT), X, kernels.params(cfg), chunks, out, 0)
         return [c.astype(ctype) for c in out]
     if engine != "numpy":
         raise ValueError(f"unknown engine {engine!r}; choose 'fast' or 'numpy'")

@@ -218,64 +218,18 @@ def _phase_times(net: Network, X: np.ndarray, y: np.ndarray) -> tuple[float, flo
     """Median seconds of forward, backward and update of one training sample each."""
     cfg = net.cfg
     ws = net._workspace()
-    (spikes, counts, active, n_active, currents, vmem, desire, coef, err, back, row, rows) = (
-        ws.args()
-    )
+    p = kernels.params(cfg)
     WT = net._WT
     masks = np.ones(ws.offsets[-1], np.bool_)
-    theta, beta = F32(cfg.theta_p), F32(cfg.beta)
+    lr = F32(cfg.lr)
     tf, tb, tu = [], [], []
     for s in range(len(X)):
         t0 = time.perf_counter()
-        kernels._forward(
-            WT,
-            X[s],
-            masks,
-            ws.offsets,
-            ws.train_scales,
-            cfg.T,
-            theta,
-            beta,
-            spikes,
-            counts,
-            active,
-            n_active,
-            currents,
-            vmem,
-            cfg.leak == "skip-after-spike",
-        )
+        kernels._forward(WT, X[s], masks, p, ws)
         t1 = time.perf_counter()
-        kernels.backward(
-            WT,
-            int(y[s]),
-            masks,
-            ws.offsets,
-            counts,
-            cfg.T,
-            F32(cfg.theta_hid),
-            F32(cfg.theta_out),
-            cfg.error_margin,
-            False,
-            desire,
-            err,
-            back,
-        )
+        kernels.backward(WT, int(y[s]), masks, p, ws)
         t2 = time.perf_counter()
-        kernels.update(
-            WT,
-            masks,
-            ws.offsets,
-            F32(cfg.lr),
-            beta,
-            spikes,
-            counts,
-            active,
-            n_active,
-            desire,
-            coef,
-            row,
-            rows,
-        )
+        kernels.update(WT, masks, lr, p, ws)
         t3 = time.perf_counter()
         tf.append(t1 - t0)
         tb.append(t2 - t1)
@@ -287,8 +241,8 @@ def model_bytes(net: Network) -> int:
     """Bytes of the network's weights and its training workspace."""
     ws = net._workspace()
     weights = sum(w.nbytes for w in net._WT)
-    # every workspace array (iterating n_active yields its scalars: the same bytes)
-    return weights + sum(a.nbytes for group in ws.args() for a in group)
+    arrays = [a for f in ws for a in (f if isinstance(f, kernels.List) else [f])]
+    return weights + sum(a.nbytes for a in arrays)
 
 
 def scaling(

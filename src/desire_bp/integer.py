@@ -54,6 +54,7 @@ from numba import njit, prange
 from numba.typed import List
 
 from .config import Config, ConfigError
+from .kernels import chunk_bounds, layer_offsets, layer_sizes
 from .network import Evaluation, Network, SampleResult, predictions_from_counts
 
 __all__ = [
@@ -850,14 +851,10 @@ def _k_evaluate(WTs, X, T, theta_in, thetas, k, n_chunks, out):
     """Output spike counts of every row of ``X`` (uint8 bytes), evaluation thresholds."""
     L = len(WTs)
     N = X.shape[0]
-    sizes = np.empty(L + 1, np.int64)
-    sizes[0] = WTs[0].shape[0]
-    for layer in range(L):
-        sizes[layer + 1] = WTs[layer].shape[1]
-    per = (N + n_chunks - 1) // n_chunks
+    sizes = layer_sizes(WTs)
+    offsets = layer_offsets(sizes)
     for ch in prange(n_chunks):
-        lo = ch * per
-        hi = min(N, lo + per)
+        lo, hi = chunk_bounds(N, n_chunks, ch)
         if lo >= hi:
             continue
         spikes = List()
@@ -871,9 +868,6 @@ def _k_evaluate(WTs, X, T, theta_in, thetas, k, n_chunks, out):
             active.append(np.zeros(n, np.int32))
             cur.append(np.zeros((T, n), np.int64))
         n_active = np.zeros(L + 1, np.int64)
-        offsets = np.zeros(L + 2, np.int64)
-        for layer in range(L + 1):
-            offsets[layer + 1] = offsets[layer] + sizes[layer]
         masks = np.ones(offsets[L + 1], np.bool_)
         for s in range(lo, hi):
             _k_forward(

@@ -20,14 +20,24 @@ agree up to rounding (see ``tests/test_equivalence.py``).
 
 from __future__ import annotations
 
+from collections import namedtuple
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 import numpy as np
 from numba import njit, prange
 from numba.typed import List
 
+if TYPE_CHECKING:
+    from .config import Config
+
 F32 = np.float32
 
 __all__ = [
+    "Params",
     "Workspace",
+    "params",
+    "workspace",
     "train_step",
     "backward",
     "update",
@@ -35,57 +45,145 @@ __all__ = [
 ]
 
 
-class Workspace:
-    """Scratch arrays for one sample of a given architecture (allocated once, reused).
+Params = namedtuple(
+    "Params", ["T", "theta", "beta", "theta_hid", "theta_out", "margin", "signed", "skip"]
+)
+Params.__doc__ = """Hyper-parameters the kernels read, typed once (build with :func:`params`).
 
-    Attributes (``L`` LIF layers, lists indexed by layer ``l = 0..L``):
-        spikes: ``(T, n_l)`` uint8 spike rasters.
-        counts: ``(n_l,)`` int32 spike counts.
-        active: ``(n_l,)`` int32 indices of neurons that spiked at least once; ``n_active[l]``
-            how many.
-        currents: ``(T, n_l)`` float32 summed synaptic input per step (index 0 unused).
-        vmem: ``(n_l,)`` float32 membrane potentials.
-        desire: ``(n_l,)`` int8.
-        coef: ``(T, n_l)`` float32 update coefficients ``lr d_o m_o A_o[t]``.
-        err: ``(n_l,)`` float32 error times sign used by the backward pass.
-        back: ``(n_l,)`` float32 ``S = W^T (err * sgn)`` of the layer below.
-        row: ``(n_l,)`` float32 temporary row.
-    """
+Fields:
+    T: time steps per sample (int).
+    theta: firing threshold ``theta_p`` (float32).
+    beta: leak of potentials and traces (float32).
+    theta_hid, theta_out: ternarization thresholds (float32).
+    margin: error margin in spikes (int); rates are ``count / (T - margin)``.
+    signed: paper's signed hidden error (``Config.hidden_error == "signed"``).
+    skip: no leak on the step after a spike (``Config.leak == "skip-after-spike"``).
+"""
 
-    def __init__(self, sizes: tuple[int, ...], T: int, train_scales: np.ndarray) -> None:
-        self.sizes = tuple(sizes)
-        self.T = T
-        self.train_scales = np.asarray(train_scales, F32)  # c_l of training, (L + 1,)
-        self.spikes = List([np.zeros((T, n), np.uint8) for n in sizes])
-        self.counts = List([np.zeros(n, np.int32) for n in sizes])
-        self.active = List([np.zeros(n, np.int32) for n in sizes])
-        self.n_active = np.zeros(len(sizes), np.int64)
-        self.currents = List([np.zeros((T, n), F32) for n in sizes])
-        self.vmem = List([np.zeros(n, F32) for n in sizes])
-        self.desire = List([np.zeros(n, np.int8) for n in sizes])
-        self.coef = List([np.zeros((T + 1, n), F32) for n in sizes])
-        self.err = List([np.zeros(n, F32) for n in sizes])
-        self.back = List([np.zeros(n, F32) for n in sizes])
-        self.row = List([np.zeros(n, F32) for n in sizes])
-        self.rows = List([np.zeros(n, np.int64) for n in sizes])
-        self.offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
 
-    def args(self) -> tuple:
-        """The arrays in the order the kernels take them."""
-        return (
-            self.spikes,
-            self.counts,
-            self.active,
-            self.n_active,
-            self.currents,
-            self.vmem,
-            self.desire,
-            self.coef,
-            self.err,
-            self.back,
-            self.row,
-            self.rows,
-        )
+def params(cfg: Config) -> Params:
+    """The kernels' view of ``cfg`` (the learning rate is passed per call: it changes)."""
+    return Params(
+        int(cfg.T),
+        F32(cfg.theta_p),
+        F32(cfg.beta),
+        F32(cfg.theta_hid),
+        F32(cfg.theta_out),
+        int(cfg.error_margin),
+        cfg.hidden_error == "signed",
+        cfg.leak == "skip-after-spike",
+    )
+
+
+Workspace = namedtuple(
+    "Workspace",
+    [
+        "offsets",
+        "scales",
+        "spikes",
+        "counts",
+        "active",
+        "n_active",
+        "currents",
+        "vmem",
+        "desire",
+        "coef",
+        "err",
+        "back",
+        "row",
+        "rows",
+    ],
+)
+Workspace.__doc__ = """Scratch arrays for one sample of a given architecture (allocated once,
+reused; build with :func:`workspace`).
+
+Fields (``L`` LIF layers; lists are typed lists indexed by layer ``l = 0..L``):
+    offsets: ``(L + 2,)`` int64; layer ``l``'s dropout mask is ``masks[offsets[l]:offsets[l+1]]``
+        of the flat mask array.
+    scales: ``(L + 1,)`` float32 dropout scales ``c_l`` of the currents into layer ``l + 1``.
+    spikes: ``(T, n_l)`` uint8 spike rasters.
+    counts: ``(n_l,)`` int32 spike counts.
+    active: ``(n_l,)`` int32 indices of neurons that spiked at least once; ``n_active[l]`` how
+        many (``(L + 1,)`` int64).
+    currents: ``(T, n_l)`` float32 summed synaptic input per step (index 0 unused).
+    vmem: ``(n_l,)`` float32 membrane potentials.
+    desire: ``(n_l,)`` int8.
+    coef: ``(T + 1, n_l)`` float32 update coefficients (spikes, then ``lr d_o``).
+    err: ``(n_l,)`` float32 error times sign used by the backward pass.
+    back: ``(n_l,)`` float32 ``S = W^T (err * sgn)`` of the layer below.
+    row: ``(n_l,)`` float32 temporary row; rows: ``(n_l,)`` int64 indices of updated neurons.
+"""
+
+
+@njit(cache=True, nogil=True)
+def layer_sizes(WTs):
+    """``(L + 1,)`` int64 neuron counts from input-major weights ``WT_l`` ``(n_{l-1}, n_l)``."""
+    L = len(WTs)
+    sizes = np.empty(L + 1, np.int64)
+    sizes[0] = WTs[0].shape[0]
+    for layer in range(L):
+        sizes[layer + 1] = WTs[layer].shape[1]
+    return sizes
+
+
+@njit(cache=True, nogil=True)
+def layer_offsets(sizes):
+    """``(L + 2,)`` int64 start of each layer in a flat per-neuron array (cumulative sizes)."""
+    offsets = np.zeros(len(sizes) + 1, np.int64)
+    for layer in range(len(sizes)):
+        offsets[layer + 1] = offsets[layer] + sizes[layer]
+    return offsets
+
+
+@njit(cache=True, nogil=True)
+def chunk_bounds(n, n_chunks, chunk):
+    """Rows ``lo:hi`` of chunk ``chunk`` of ``n`` rows cut into ``n_chunks`` (may be empty)."""
+    per = (n + n_chunks - 1) // n_chunks
+    lo = min(n, chunk * per)
+    return lo, min(n, lo + per)
+
+
+@njit(cache=True, nogil=True)
+def _alloc_workspace(sizes, T, scales):
+    spikes = List()
+    counts = List()
+    active = List()
+    currents = List()
+    vmem = List()
+    desire = List()
+    coef = List()
+    err = List()
+    back = List()
+    row = List()
+    rows = List()
+    for n in sizes:
+        spikes.append(np.zeros((T, n), np.uint8))
+        counts.append(np.zeros(n, np.int32))
+        active.append(np.zeros(n, np.int32))
+        currents.append(np.zeros((T, n), F32))
+        vmem.append(np.zeros(n, F32))
+        desire.append(np.zeros(n, np.int8))
+        coef.append(np.zeros((T + 1, n), F32))
+        err.append(np.zeros(n, F32))
+        back.append(np.zeros(n, F32))
+        row.append(np.zeros(n, F32))
+        rows.append(np.zeros(n, np.int64))
+    n_active = np.zeros(len(sizes), np.int64)
+    offsets = layer_offsets(sizes)
+    return Workspace(
+        offsets, scales, spikes, counts, active, n_active, currents, vmem, desire, coef, err,
+        back, row, rows,
+    )  # fmt: skip
+
+
+def workspace(sizes: Sequence[int], T: int, scales: Sequence[float]) -> Workspace:
+    """A :class:`Workspace` for layer sizes ``sizes`` (``n_0..n_L``), ``T`` steps and dropout
+    scales ``scales`` (``L + 1`` values, see :func:`desire_bp.reference.scales`)."""
+    sizes_a = np.asarray(sizes, np.int64)
+    scales_a = np.ascontiguousarray(scales, F32)
+    if scales_a.shape != sizes_a.shape:
+        raise ValueError(f"{len(scales_a)} scales for {len(sizes_a)} layers {tuple(sizes)}")
+    return _alloc_workspace(sizes_a, int(T), scales_a)
 
 
 # ----------------------------------------------------------------------------- forward
@@ -165,52 +263,37 @@ def _lif_scan(currents, c_in, beta, theta, mask, vmem, spikes, counts, active, s
 
 
 @njit(cache=True, nogil=True)
-def _forward(
-    WTs,
-    x,
-    masks,
-    offsets,
-    scales,
-    T,
-    theta,
-    beta,
-    spikes,
-    counts,
-    active,
-    n_active,
-    currents,
-    vmem,
-    skip=False,
-):
-    """Forward pass of one sample into the workspace arrays.
+def _forward(WTs, x, masks, p, ws):
+    """Forward pass of one sample into the workspace ``ws``.
 
-    ``masks[offsets[l]:offsets[l+1]]`` is layer ``l``'s dropout mask (flat bool array).
+    ``masks`` is the flat bool dropout mask of all layers (``ws.offsets`` cuts it).
     """
     L = len(WTs)
-    n_active[0] = _encode_input(
-        x, masks[offsets[0] : offsets[1]], theta, spikes[0], counts[0], active[0]
+    off = ws.offsets
+    ws.n_active[0] = _encode_input(
+        x, masks[off[0] : off[1]], p.theta, ws.spikes[0], ws.counts[0], ws.active[0]
     )
     for layer in range(1, L + 1):
         delay = 0 if layer == 1 else 1
         _accumulate(
             WTs[layer - 1],
-            spikes[layer - 1],
-            active[layer - 1],
-            n_active[layer - 1],
+            ws.spikes[layer - 1],
+            ws.active[layer - 1],
+            ws.n_active[layer - 1],
             delay,
-            currents[layer],
+            ws.currents[layer],
         )
-        n_active[layer] = _lif_scan(
-            currents[layer],
-            scales[layer - 1],
-            beta,
-            theta,
-            masks[offsets[layer] : offsets[layer + 1]],
-            vmem[layer],
-            spikes[layer],
-            counts[layer],
-            active[layer],
-            skip,
+        ws.n_active[layer] = _lif_scan(
+            ws.currents[layer],
+            ws.scales[layer - 1],
+            p.beta,
+            p.theta,
+            masks[off[layer] : off[layer + 1]],
+            ws.vmem[layer],
+            ws.spikes[layer],
+            ws.counts[layer],
+            ws.active[layer],
+            p.skip,
         )
 
 
@@ -337,123 +420,68 @@ def _update(
 
 
 @njit(cache=True, nogil=True)
-def backward(
-    WTs, label, masks, offsets, counts, T, theta_hid, theta_out, margin, signed, desire, err, back
-):
-    """Desire of every LIF layer into ``desire[1..L]`` (weights as in the forward pass)."""
+def backward(WTs, label, masks, p, ws):
+    """Desire of every LIF layer into ``ws.desire[1..L]`` (weights as in the forward pass)."""
     L = len(WTs)
-    denom = F32(T - margin)
-    _output_desire(counts[L], label, denom, theta_out, desire[L])
+    off = ws.offsets
+    denom = F32(p.T - p.margin)
+    _output_desire(ws.counts[L], label, denom, p.theta_out, ws.desire[L])
     for layer in range(L, 1, -1):
         _hidden_desire(
             WTs[layer - 1],
-            desire[layer],
-            counts[layer],
-            masks[offsets[layer] : offsets[layer + 1]],
+            ws.desire[layer],
+            ws.counts[layer],
+            masks[off[layer] : off[layer + 1]],
             denom,
-            signed,
-            T,
-            theta_hid,
-            err[layer],
-            back[layer - 1],
-            desire[layer - 1],
+            p.signed,
+            p.T,
+            p.theta_hid,
+            ws.err[layer],
+            ws.back[layer - 1],
+            ws.desire[layer - 1],
         )
 
 
 @njit(cache=True, nogil=True)
-def update(
-    WTs, masks, offsets, lr, beta, spikes, counts, active, n_active, desire, coef, row, rows
-):
+def update(WTs, masks, lr, p, ws):
     """STDP update of every LIF layer from the desire left by :func:`backward`."""
     L = len(WTs)
+    off = ws.offsets
     for layer in range(L, 0, -1):
         _update(
             WTs[layer - 1],
-            desire[layer],
-            masks[offsets[layer] : offsets[layer + 1]],
-            spikes[layer],
-            counts[layer],
+            ws.desire[layer],
+            masks[off[layer] : off[layer + 1]],
+            ws.spikes[layer],
+            ws.counts[layer],
             lr,
-            beta,
-            spikes[layer - 1],
-            active[layer - 1],
-            n_active[layer - 1],
+            p.beta,
+            ws.spikes[layer - 1],
+            ws.active[layer - 1],
+            ws.n_active[layer - 1],
             0 if layer == 1 else 1,
-            coef[layer],
-            row[layer],
-            rows[layer],
+            ws.coef[layer],
+            ws.row[layer],
+            ws.rows[layer],
         )
 
 
 @njit(cache=True, nogil=True)
-def train_step(
-    WTs,
-    x,
-    label,
-    masks,
-    offsets,
-    scales,
-    T,
-    theta,
-    beta,
-    theta_hid,
-    theta_out,
-    margin,
-    signed,
-    lr,
-    spikes,
-    counts,
-    active,
-    n_active,
-    currents,
-    vmem,
-    desire,
-    coef,
-    err,
-    back,
-    row,
-    rows,
-    skip=False,
-):
+def train_step(WTs, x, label, masks, lr, p, ws):
     """Forward, backward and update of one training sample; weights change in place.
+
+    Args:
+        WTs: typed list of input-major weights ``(n_{l-1}, n_l)`` float32, updated.
+        x: ``(n_0,)`` float32 pixel values in [0, 1]; label: its class.
+        masks: flat bool dropout masks of all layers (``ws.offsets`` cuts them).
+        lr: float32 learning rate of the epoch; p: :class:`Params`; ws: :class:`Workspace`.
 
     Returns True iff the sample was classified correctly (strict maximum).
     """
-    L = len(WTs)
-    _forward(
-        WTs,
-        x,
-        masks,
-        offsets,
-        scales,
-        T,
-        theta,
-        beta,
-        spikes,
-        counts,
-        active,
-        n_active,
-        currents,
-        vmem,
-        skip,
-    )
-    backward(
-        WTs,
-        label,
-        masks,
-        offsets,
-        counts,
-        T,
-        theta_hid,
-        theta_out,
-        margin,
-        signed,
-        desire,
-        err,
-        back,
-    )
-    update(WTs, masks, offsets, lr, beta, spikes, counts, active, n_active, desire, coef, row, rows)
-    out = counts[L]
+    _forward(WTs, x, masks, p, ws)
+    backward(WTs, label, masks, p, ws)
+    update(WTs, masks, lr, p, ws)
+    out = ws.counts[len(WTs)]
     best = out[label]
     for k in range(out.shape[0]):
         if k != label and out[k] >= best:
@@ -462,65 +490,28 @@ def train_step(
 
 
 @njit(cache=True, parallel=True)
-def counts_batch(WTs, X, T, theta, beta, n_chunks, outs, first, skip=False):
+def counts_batch(WTs, X, p, n_chunks, outs, first):
     """Spike counts of layers ``first..L`` for every row of ``X`` (evaluation: no dropout,
     no scaling), in parallel chunks.
 
     Args:
         WTs: typed list of input-major weights ``(n_{l-1}, n_l)`` float32.
         X: ``(N, n_0)`` float32 pixel values in [0, 1].
+        p: :class:`Params` (``T``, ``theta``, ``beta`` and ``skip`` are read).
         n_chunks: number of parallel chunks (threads).
         outs: typed list; ``outs[l - first]`` is ``(N, n_l)`` int32, filled.
         first: first layer recorded (``L``: output counts only; 0: every layer).
-        skip: no leak on the step after a spike (``Config.leak``).
     """
     L = len(WTs)
     N = X.shape[0]
-    sizes = np.empty(L + 1, np.int64)
-    sizes[0] = WTs[0].shape[0]
-    for layer in range(L):
-        sizes[layer + 1] = WTs[layer].shape[1]
-    offsets = np.zeros(L + 2, np.int64)
-    for layer in range(L + 1):
-        offsets[layer + 1] = offsets[layer] + sizes[layer]
-    per = (N + n_chunks - 1) // n_chunks
+    sizes = layer_sizes(WTs)
     for ch in prange(n_chunks):
-        lo = ch * per
-        hi = min(N, lo + per)
+        lo, hi = chunk_bounds(N, n_chunks, ch)
         if lo >= hi:
             continue
-        spikes = List()
-        counts = List()
-        active = List()
-        currents = List()
-        vmem = List()
-        for layer in range(L + 1):
-            n = sizes[layer]
-            spikes.append(np.zeros((T, n), np.uint8))
-            counts.append(np.zeros(n, np.int32))
-            active.append(np.zeros(n, np.int32))
-            currents.append(np.zeros((T, n), F32))
-            vmem.append(np.zeros(n, F32))
-        n_active = np.zeros(L + 1, np.int64)
-        scales = np.ones(L + 1, F32)
-        masks = np.ones(offsets[L + 1], np.bool_)
+        ws = _alloc_workspace(sizes, p.T, np.ones(L + 1, F32))
+        masks = np.ones(ws.offsets[L + 1], np.bool_)
         for s in range(lo, hi):
-            _forward(
-                WTs,
-                X[s],
-                masks,
-                offsets,
-                scales,
-                T,
-                theta,
-                beta,
-                spikes,
-                counts,
-                active,
-                n_active,
-                currents,
-                vmem,
-                skip,
-            )
+            _forward(WTs, X[s], masks, p, ws)
             for layer in range(first, L + 1):
-                outs[layer - first][s, :] = counts[layer]
+                outs[layer - first][s, :] = ws.counts[layer]

@@ -197,8 +197,8 @@ class Network:
 
     def _workspace(self) -> kernels.Workspace:
         if self._ws is None:
-            self._ws = kernels.Workspace(
-                self.cfg.sizes, self.cfg.T, np.array(reference.scales(self.cfg, True), F32)
+            self._ws = kernels.workspace(
+                self.cfg.sizes, self.cfg.T, reference.scales(self.cfg, True)
             )
         return self._ws
 
@@ -244,22 +244,7 @@ class Network:
         if flat.shape[0] != ws.offsets[-1]:
             raise ValueError(f"masks have {flat.shape[0]} entries in all, layers {cfg.sizes}")
         correct = kernels.train_step(
-            self._WT,
-            x,
-            int(label),
-            flat,
-            ws.offsets,
-            ws.train_scales,
-            cfg.T,
-            F32(cfg.theta_p),
-            F32(cfg.beta),
-            F32(cfg.theta_hid),
-            F32(cfg.theta_out),
-            cfg.error_margin,
-            cfg.hidden_error == "signed",
-            F32(lr),
-            *ws.args(),
-            cfg.leak == "skip-after-spike",
+            self._WT, x, int(label), flat, F32(lr), kernels.params(cfg), ws
         )
         return SampleResult(ws.counts[-1].copy(), bool(correct))
 
@@ -289,13 +274,10 @@ class Network:
         kernels.counts_batch(
             self._WT,
             X,
-            self.cfg.T,
-            F32(self.cfg.theta_p),
-            F32(self.cfg.beta),
+            kernels.params(self.cfg),
             max(1, min(n, len(X))),
             kernels.List([out]),
             len(self.cfg.sizes) - 1,
-            self.cfg.leak == "skip-after-spike",
         )
         return out
 
