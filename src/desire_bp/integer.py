@@ -45,6 +45,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import math
+from collections import namedtuple
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -610,6 +611,78 @@ def train_sample_int(
 # ----------------------------------------------------------------------------- fast engine
 
 
+KParams = namedtuple(
+    "KParams",
+    [
+        "theta_in", "thetas", "k", "out_pos", "out_neg", "denom", "signed", "th_hid", "fr",
+        "wmin", "wmax", "stochastic",
+    ],
+)  # fmt: skip
+KParams.__doc__ = """:class:`IntParams` as the fast kernels read them (build with :func:`kparams`).
+
+Fields: ``theta_in`` (int), ``thetas`` ``(L,)`` int64 LIF thresholds (training or evaluation),
+``k`` leak shift, ``out_pos`` / ``out_neg`` ``(T + 1,)`` bool tables, ``denom``, ``signed``,
+``th_hid`` ``(L,)`` int64, ``fr`` trace fraction bits, ``wmin`` / ``wmax``, ``stochastic``
+rounding.
+"""
+
+KLr = namedtuple("KLr", ["shs", "signs", "exps"])
+KLr.__doc__ = """A learning rate for the kernels: ``shs`` ``(L,)`` int64 final right shift per
+layer, ``signs`` / ``exps`` int64 arrays of :class:`LrShift`'s extra power-of-two terms."""
+
+KWorkspace = namedtuple(
+    "KWorkspace", ["offsets", "spikes", "counts", "active", "n_active", "cur", "desire"]
+)
+KWorkspace.__doc__ = """Scratch arrays of the integer kernels (typed lists by layer ``0..L``):
+``offsets`` ``(L + 2,)`` into the flat masks, ``spikes`` ``(T, n_l)`` uint8, ``counts`` and
+``active`` ``(n_l,)`` int32, ``n_active`` ``(L + 1,)`` int64, ``cur`` ``(T, n_l)`` int64 input
+currents, ``desire`` ``(n_l,)`` int8."""
+
+
+def kparams(P: IntParams, spec: IntSpec, train: bool) -> KParams:
+    """The kernels' view of ``P`` with training (``train``) or evaluation thresholds."""
+    return KParams(
+        np.int64(P.theta_in),
+        np.array(P.theta_train if train else P.theta_eval, np.int64),
+        int(P.k),
+        np.asarray(P.out_pos, np.bool_),
+        np.asarray(P.out_neg, np.bool_),
+        int(P.denom),
+        bool(P.signed),
+        np.array(P.theta_hid, np.int64),
+        int(P.trace_frac),
+        int(P.wmin),
+        int(P.wmax),
+        spec.rounding == "stochastic",
+    )
+
+
+def klr(P: IntParams, lrs: LrShift) -> KLr:
+    """The kernels' view of the learning rate ``lrs`` for the fraction bits of ``P``."""
+    return KLr(
+        np.array([lrs.a + P.trace_frac - f for f in P.frac], np.int64),
+        np.array(lrs.signs, np.int64),
+        np.array(lrs.exps, np.int64),
+    )
+
+
+@njit(cache=True, nogil=True)
+def _k_workspace(sizes, T):
+    spikes = List()
+    counts = List()
+    active = List()
+    cur = List()
+    desire = List()
+    for n in sizes:
+        spikes.append(np.zeros((T, n), np.uint8))
+        counts.append(np.zeros(n, np.int32))
+        active.append(np.zeros(n, np.int32))
+        cur.append(np.zeros((T, n), np.int64))
+        desire.append(np.zeros(n, np.int8))
+    n_active = np.zeros(len(sizes), np.int64)
+    return KWorkspace(layer_offsets(sizes), spikes, counts, active, n_active, cur, desire)
+
+
 @njit(cache=True, nogil=True)
 def _sat32(v):
     if v > I32_MAX:
@@ -620,9 +693,13 @@ def _sat32(v):
 
 
 @njit(cache=True, nogil=True)
-def _k_forward(WTs, xb, masks, offsets, theta_in, thetas, k, spikes, counts, active, n_active, cur):
+def _k_forward(WTs, xb, masks, kp, ws):
     """Integer forward pass into the workspace (input-major weights ``WT (n_in, n_out)``)."""
     L = len(WTs)
+    offsets, spikes, counts, active, n_active, cur = (
+        ws.offsets, ws.spikes, ws.counts, ws.active, ws.n_active, ws.cur
+    )  # fmt: skip
+    theta_in, k = kp.theta_in, kp.k
     T = spikes[0].shape[0]
     # input encoder
     n_act = 0
@@ -658,7 +735,7 @@ def _k_forward(WTs, xb, masks, offsets, theta_in, thetas, k, spikes, counts, act
                     c_t = cu[t + delay]
                     for o in range(n_out):
                         c_t[o] += row[o]
-        th = thetas[layer - 1]
+        th = kp.thetas[layer - 1]
         sp = spikes[layer]
         cnt = counts[layer]
         off = offsets[layer]
@@ -684,10 +761,11 @@ def _k_forward(WTs, xb, masks, offsets, theta_in, thetas, k, spikes, counts, act
 
 
 @njit(cache=True, nogil=True)
-def _k_backward(
-    WTs, counts, masks, offsets, label, out_pos, out_neg, denom, signed, th_hid, desire
-):
+def _k_backward(WTs, label, masks, kp, ws):
+    """Integer desire of every LIF layer into ``ws.desire[1..L]``."""
     L = len(WTs)
+    counts, offsets, desire = ws.counts, ws.offsets, ws.desire
+    out_pos, out_neg, denom, signed = kp.out_pos, kp.out_neg, kp.denom, kp.signed
     dL = desire[L]
     cL = counts[L]
     for o in range(dL.shape[0]):
@@ -718,7 +796,7 @@ def _k_backward(
                     val[m_] = kk
                     m_ += 1
         dp = desire[layer - 1]
-        th = th_hid[layer - 1]
+        th = kp.th_hid[layer - 1]
         for g in range(WT.shape[0]):
             row = WT[g]
             s = np.int64(0)
@@ -752,11 +830,20 @@ def _k_seeds(xb, label, masks, L, out):
 
 
 @njit(cache=True, nogil=True)
-def _k_update(
-    WT, d, masks, off, spikes_out, counts_out, spikes_in, active_in, n_act_in, delay, k, fr,
-    sh, lr_signs, lr_exps, wmin, wmax, stochastic, state,
-):  # fmt: skip
-    """Integer update of one layer (see :func:`weight_update_int`); returns the rng state."""
+def _k_update(WTs, layer, masks, kp, lr, ws, state):
+    """Integer update of layer ``layer`` (see :func:`weight_update_int`); returns the rng state."""
+    WT = WTs[layer - 1]
+    d = ws.desire[layer]
+    off = ws.offsets[layer]
+    spikes_out, counts_out = ws.spikes[layer], ws.counts[layer]
+    spikes_in, active_in, n_act_in = (
+        ws.spikes[layer - 1],
+        ws.active[layer - 1],
+        ws.n_active[layer - 1],
+    )
+    delay = 0 if layer == 1 else 1
+    k, fr, wmin, wmax, stochastic = kp.k, kp.fr, kp.wmin, kp.wmax, kp.stochastic
+    sh, lr_signs, lr_exps = lr.shs[layer - 1], lr.signs, lr.exps
     T, n_out = spikes_out.shape
     upd = np.empty(n_out, np.int64)
     nu = 0
@@ -820,25 +907,20 @@ def _k_update(
 
 
 @njit(cache=True, nogil=True)
-def _k_train_step(
-    WTs, xb, label, masks, offsets, theta_in, thetas, k, out_pos, out_neg, denom, signed,
-    th_hid, fr, shs, lr_signs, lr_exps, wmin, wmax, stochastic, spikes, counts, active, n_active,
-    cur, desire,
-):  # fmt: skip
-    """Forward, backward and update of one sample; returns True iff classified correctly."""
+def _k_train_step(WTs, xb, label, masks, kp, lr, ws):
+    """Forward, backward and update of one sample; returns True iff classified correctly.
+
+    ``masks`` is the flat bool dropout mask of all layers; ``kp`` has training thresholds.
+    """
     L = len(WTs)
-    _k_forward(WTs, xb, masks, offsets, theta_in, thetas, k, spikes, counts, active, n_active, cur)
-    _k_backward(WTs, counts, masks, offsets, label, out_pos, out_neg, denom, signed, th_hid, desire)
+    _k_forward(WTs, xb, masks, kp, ws)
+    _k_backward(WTs, label, masks, kp, ws)
     seeds = np.zeros(L, np.int64)
-    if stochastic:
+    if kp.stochastic:
         _k_seeds(xb, label, masks, L, seeds)
     for layer in range(L, 0, -1):
-        _k_update(
-            WTs[layer - 1], desire[layer], masks, offsets[layer], spikes[layer], counts[layer],
-            spikes[layer - 1], active[layer - 1], n_active[layer - 1], 0 if layer == 1 else 1,
-            k, fr, shs[layer - 1], lr_signs, lr_exps, wmin, wmax, stochastic, seeds[layer - 1],
-        )  # fmt: skip
-    out = counts[L]
+        _k_update(WTs, layer, masks, kp, lr, ws, seeds[layer - 1])
+    out = ws.counts[L]
     best = out[label]
     for o in range(out.shape[0]):
         if o != label and out[o] >= best:
@@ -847,34 +929,21 @@ def _k_train_step(
 
 
 @njit(cache=True, parallel=True)
-def _k_evaluate(WTs, X, T, theta_in, thetas, k, n_chunks, out):
-    """Output spike counts of every row of ``X`` (uint8 bytes), evaluation thresholds."""
+def _k_evaluate(WTs, X, T, kp, n_chunks, out):
+    """Output spike counts of every row of ``X`` (uint8 bytes); ``kp`` has evaluation
+    thresholds."""
     L = len(WTs)
     N = X.shape[0]
     sizes = layer_sizes(WTs)
-    offsets = layer_offsets(sizes)
     for ch in prange(n_chunks):
         lo, hi = chunk_bounds(N, n_chunks, ch)
         if lo >= hi:
             continue
-        spikes = List()
-        counts = List()
-        active = List()
-        cur = List()
-        for layer in range(L + 1):
-            n = sizes[layer]
-            spikes.append(np.zeros((T, n), np.uint8))
-            counts.append(np.zeros(n, np.int32))
-            active.append(np.zeros(n, np.int32))
-            cur.append(np.zeros((T, n), np.int64))
-        n_active = np.zeros(L + 1, np.int64)
-        masks = np.ones(offsets[L + 1], np.bool_)
+        ws = _k_workspace(sizes, T)
+        masks = np.ones(ws.offsets[L + 1], np.bool_)
         for s in range(lo, hi):
-            _k_forward(
-                WTs, X[s], masks, offsets, theta_in, thetas, k, spikes, counts, active, n_active,
-                cur,
-            )  # fmt: skip
-            out[s, :] = counts[L]
+            _k_forward(WTs, X[s], masks, kp, ws)
+            out[s, :] = ws.counts[L]
 
 
 # ----------------------------------------------------------------------------- network API
@@ -926,7 +995,7 @@ class IntegerNetwork:
             wts.append(np.ascontiguousarray(w.T, dtype=dt))
         self._WT = List(wts)
         self.engine = engine
-        self._ws: tuple | None = None
+        self._ws: KWorkspace | None = None
         self._lr_cache: dict[float, LrShift] = {}
 
     # ----------------------------------------------------------------- construction
@@ -982,17 +1051,9 @@ class IntegerNetwork:
             self._lr_cache[lr] = lr_to_shifts(lr, self.spec.lr_terms)
         return self._lr_cache[lr]
 
-    def _workspace(self) -> tuple:
+    def _workspace(self) -> KWorkspace:
         if self._ws is None:
-            sizes, T = self.cfg.sizes, self.cfg.T
-            self._ws = (
-                List([np.zeros((T, n), np.uint8) for n in sizes]),
-                List([np.zeros(n, np.int32) for n in sizes]),
-                List([np.zeros(n, np.int32) for n in sizes]),
-                np.zeros(len(sizes), np.int64),
-                List([np.zeros((T, n), np.int64) for n in sizes]),
-                List([np.zeros(n, np.int8) for n in sizes]),
-            )
+            self._ws = _k_workspace(np.asarray(self.cfg.sizes, np.int64), int(self.cfg.T))
         return self._ws
 
     # ----------------------------------------------------------------- one sample
@@ -1029,16 +1090,9 @@ class IntegerNetwork:
             return SampleResult(counts.copy(), _is_correct(counts, int(label)))
         ws = self._workspace()
         flat = np.concatenate(masks)
-        offsets = np.concatenate([[0], np.cumsum(cfg.sizes)]).astype(np.int64)
-        shs = np.array([lrs.a + P.trace_frac - f for f in P.frac], np.int64)
-        ok = _k_train_step(
-            self._WT, xb, int(label), flat, offsets, np.int64(P.theta_in),
-            np.array(P.theta_train, np.int64), P.k, P.out_pos, P.out_neg, P.denom, P.signed,
-            np.array(P.theta_hid, np.int64), P.trace_frac, shs,
-            np.array(lrs.signs, np.int64), np.array(lrs.exps, np.int64), P.wmin, P.wmax,
-            self.spec.rounding == "stochastic", *ws,
-        )  # fmt: skip
-        return SampleResult(ws[1][-1].copy(), bool(ok))
+        kp = kparams(P, self.spec, train=True)
+        ok = _k_train_step(self._WT, xb, int(label), flat, kp, klr(P, lrs), ws)
+        return SampleResult(ws.counts[-1].copy(), bool(ok))
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """Output spike counts of one sample in evaluation mode, ``(n_L,)``."""
@@ -1058,10 +1112,10 @@ class IntegerNetwork:
         import numba
 
         n = threads or numba.get_num_threads()
+        kp = kparams(self.P, self.spec, train=False)
         _k_evaluate(
-            self._WT, np.ascontiguousarray(Xb), self.cfg.T, np.int64(self.P.theta_in),
-            np.array(self.P.theta_eval, np.int64), self.P.k, max(1, min(n, len(Xb))), out,
-        )  # fmt: skip
+            self._WT, np.ascontiguousarray(Xb), self.cfg.T, kp, max(1, min(n, len(Xb))), out
+        )
         return out
 
     def evaluate(self, images: np.ndarray, labels: np.ndarray) -> Evaluation:
