@@ -220,7 +220,7 @@ def _phase_times(net: Network, X: np.ndarray, y: np.ndarray) -> tuple[float, flo
     ws = net._workspace()
     p = kernels.params(cfg)
     WT = net._WT
-    masks = np.ones(ws.offsets[-1], np.bool_)
+    masks = np.ones(sum(cfg.sizes), np.bool_)
     lr = F32(cfg.lr)
     tf, tb, tu = [], [], []
     for s in range(len(X)):
@@ -241,8 +241,7 @@ def model_bytes(net: Network) -> int:
     """Bytes of the network's weights and its training workspace."""
     ws = net._workspace()
     weights = sum(w.nbytes for w in net._WT)
-    arrays = [a for f in ws for a in (f if isinstance(f, kernels.List) else [f])]
-    return weights + sum(a.nbytes for a in arrays)
+    return weights + kernels.workspace_nbytes(ws)
 
 
 def scaling(

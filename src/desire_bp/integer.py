@@ -51,11 +51,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from numba import njit, prange
+from numba import njit, prange, types
+from numba.experimental import structref
 from numba.typed import List
 
 from .config import Config, ConfigError
-from .kernels import chunk_bounds, layer_offsets, layer_sizes
+from .kernels import chunk_bounds, layer_counts, layer_offsets, layer_sizes
 from .network import Evaluation, Network, SampleResult, predictions_from_counts
 
 __all__ = [
@@ -630,13 +631,26 @@ KLr = namedtuple("KLr", ["shs", "signs", "exps"])
 KLr.__doc__ = """A learning rate for the kernels: ``shs`` ``(L,)`` int64 final right shift per
 layer, ``signs`` / ``exps`` int64 arrays of :class:`LrShift`'s extra power-of-two terms."""
 
-KWorkspace = namedtuple(
-    "KWorkspace", ["offsets", "spikes", "counts", "active", "n_active", "cur", "desire"]
+
+@structref.register
+class _KWorkspaceType(types.StructRef):
+    def preprocess_fields(self, fields):
+        return tuple((name, types.unliteral(typ)) for name, typ in fields)
+
+
+class KWorkspace(structref.StructRefProxy):
+    """Scratch arrays of the integer kernels (a Numba structure reference, like
+    :class:`desire_bp.kernels.Workspace`; typed lists by layer ``0..L``): ``offsets``
+    ``(L + 2,)`` into the flat masks, ``spikes`` ``(T, n_l)`` uint8, ``counts`` and ``active``
+    ``(n_l,)`` int32, ``n_active`` ``(L + 1,)`` int64, ``cur`` ``(T, n_l)`` int64 input
+    currents, ``desire`` ``(n_l,)`` int8."""
+
+
+structref.define_proxy(
+    KWorkspace,
+    _KWorkspaceType,
+    ["offsets", "spikes", "counts", "active", "n_active", "cur", "desire"],
 )
-KWorkspace.__doc__ = """Scratch arrays of the integer kernels (typed lists by layer ``0..L``):
-``offsets`` ``(L + 2,)`` into the flat masks, ``spikes`` ``(T, n_l)`` uint8, ``counts`` and
-``active`` ``(n_l,)`` int32, ``n_active`` ``(L + 1,)`` int64, ``cur`` ``(T, n_l)`` int64 input
-currents, ``desire`` ``(n_l,)`` int8."""
 
 
 def kparams(P: IntParams, spec: IntSpec, train: bool) -> KParams:
@@ -1092,7 +1106,7 @@ class IntegerNetwork:
         flat = np.concatenate(masks)
         kp = kparams(P, self.spec, train=True)
         ok = _k_train_step(self._WT, xb, int(label), flat, kp, klr(P, lrs), ws)
-        return SampleResult(ws.counts[-1].copy(), bool(ok))
+        return SampleResult(layer_counts(ws, len(cfg.sizes) - 1), bool(ok))
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """Output spike counts of one sample in evaluation mode, ``(n_L,)``."""

@@ -25,7 +25,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
-from numba import njit, prange
+from numba import njit, prange, types
+from numba.experimental import structref
 from numba.typed import List
 
 if TYPE_CHECKING:
@@ -38,6 +39,8 @@ __all__ = [
     "Workspace",
     "params",
     "workspace",
+    "layer_counts",
+    "workspace_nbytes",
     "train_step",
     "backward",
     "update",
@@ -75,8 +78,40 @@ def params(cfg: Config) -> Params:
     )
 
 
-Workspace = namedtuple(
-    "Workspace",
+@structref.register
+class _WorkspaceType(types.StructRef):
+    def preprocess_fields(self, fields):
+        return tuple((name, types.unliteral(typ)) for name, typ in fields)
+
+
+class Workspace(structref.StructRefProxy):
+    """Scratch arrays for one sample of a given architecture (allocated once, reused; build
+    with :func:`workspace`).
+
+    A Numba structure reference, so that passing it to a kernel costs a pointer, not the
+    unboxing of a dozen typed lists.  Fields (``L`` LIF layers; lists are typed lists indexed
+    by layer ``l = 0..L``):
+
+    - offsets: ``(L + 2,)`` int64; layer ``l``'s dropout mask is
+      ``masks[offsets[l]:offsets[l+1]]`` of the flat mask array.
+    - scales: ``(L + 1,)`` float32 dropout scales ``c_l`` of the currents into layer ``l + 1``.
+    - spikes: ``(T, n_l)`` uint8 spike rasters.
+    - counts: ``(n_l,)`` int32 spike counts.
+    - active: ``(n_l,)`` int32 indices of neurons that spiked at least once; ``n_active[l]``
+      how many (``(L + 1,)`` int64).
+    - currents: ``(T, n_l)`` float32 summed synaptic input per step (index 0 unused).
+    - vmem: ``(n_l,)`` float32 membrane potentials.
+    - desire: ``(n_l,)`` int8.
+    - coef: ``(T + 1, n_l)`` float32 update coefficients (spikes, then ``lr d_o``).
+    - err: ``(n_l,)`` float32 error times sign used by the backward pass.
+    - back: ``(n_l,)`` float32 ``S = W^T (err * sgn)`` of the layer below.
+    - row: ``(n_l,)`` float32 temporary row; rows: ``(n_l,)`` int64 indices of updated neurons.
+    """
+
+
+structref.define_proxy(
+    Workspace,
+    _WorkspaceType,
     [
         "offsets",
         "scales",
@@ -94,25 +129,6 @@ Workspace = namedtuple(
         "rows",
     ],
 )
-Workspace.__doc__ = """Scratch arrays for one sample of a given architecture (allocated once,
-reused; build with :func:`workspace`).
-
-Fields (``L`` LIF layers; lists are typed lists indexed by layer ``l = 0..L``):
-    offsets: ``(L + 2,)`` int64; layer ``l``'s dropout mask is ``masks[offsets[l]:offsets[l+1]]``
-        of the flat mask array.
-    scales: ``(L + 1,)`` float32 dropout scales ``c_l`` of the currents into layer ``l + 1``.
-    spikes: ``(T, n_l)`` uint8 spike rasters.
-    counts: ``(n_l,)`` int32 spike counts.
-    active: ``(n_l,)`` int32 indices of neurons that spiked at least once; ``n_active[l]`` how
-        many (``(L + 1,)`` int64).
-    currents: ``(T, n_l)`` float32 summed synaptic input per step (index 0 unused).
-    vmem: ``(n_l,)`` float32 membrane potentials.
-    desire: ``(n_l,)`` int8.
-    coef: ``(T + 1, n_l)`` float32 update coefficients (spikes, then ``lr d_o``).
-    err: ``(n_l,)`` float32 error times sign used by the backward pass.
-    back: ``(n_l,)`` float32 ``S = W^T (err * sgn)`` of the layer below.
-    row: ``(n_l,)`` float32 temporary row; rows: ``(n_l,)`` int64 indices of updated neurons.
-"""
 
 
 @njit(cache=True, nogil=True)
@@ -184,6 +200,24 @@ def workspace(sizes: Sequence[int], T: int, scales: Sequence[float]) -> Workspac
     if scales_a.shape != sizes_a.shape:
         raise ValueError(f"{len(scales_a)} scales for {len(sizes_a)} layers {tuple(sizes)}")
     return _alloc_workspace(sizes_a, int(T), scales_a)
+
+
+@njit(cache=True, nogil=True)
+def layer_counts(ws, layer):
+    """A copy of layer ``layer``'s spike counts ``(n_l,)`` int32 after the last sample."""
+    return ws.counts[layer].copy()
+
+
+@njit(cache=True, nogil=True)
+def workspace_nbytes(ws):
+    """Bytes of all the workspace's arrays."""
+    n = ws.offsets.nbytes + ws.scales.nbytes + ws.n_active.nbytes
+    for layer in range(len(ws.spikes)):
+        n += ws.spikes[layer].nbytes + ws.counts[layer].nbytes + ws.active[layer].nbytes
+        n += ws.currents[layer].nbytes + ws.vmem[layer].nbytes + ws.desire[layer].nbytes
+        n += ws.coef[layer].nbytes + ws.err[layer].nbytes + ws.back[layer].nbytes
+        n += ws.row[layer].nbytes + ws.rows[layer].nbytes
+    return n
 
 
 # ----------------------------------------------------------------------------- forward

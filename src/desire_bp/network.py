@@ -241,12 +241,12 @@ class Network:
             return SampleResult(counts.copy(), reference.is_correct(counts, int(label)))
         ws = self._workspace()
         flat = np.concatenate([np.asarray(m, np.bool_).reshape(-1) for m in masks])
-        if flat.shape[0] != ws.offsets[-1]:
+        if flat.shape[0] != sum(cfg.sizes):
             raise ValueError(f"masks have {flat.shape[0]} entries in all, layers {cfg.sizes}")
         correct = kernels.train_step(
             self._WT, x, int(label), flat, F32(lr), kernels.params(cfg), ws
         )
-        return SampleResult(ws.counts[-1].copy(), bool(correct))
+        return SampleResult(kernels.layer_counts(ws, len(cfg.sizes) - 1), bool(correct))
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """Output spike counts of one sample in evaluation mode (no dropout), ``(n_L,)``."""
