@@ -133,7 +133,7 @@ def plot_curves(
     )
     ax.set_ylim(max(0.0, lo - 1.0), 100.0)
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower right")
+    ax.legend(loc="best")  # the curves sit low (Fashion-MNIST) or high (MNIST)
     ax.set_title(
         f"{s['dataset']} {'-'.join(map(str, s['sizes']))}: final {s['final_test_accuracy']:.2f} %,"
         f" best {s['best_test_accuracy']:.2f} % (epoch {s['best_epoch']}), "
