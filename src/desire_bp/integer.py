@@ -56,7 +56,7 @@ from numba.experimental import structref
 from numba.typed import List
 
 from .config import Config, ConfigError
-from .kernels import chunk_bounds, layer_counts, layer_offsets, layer_sizes
+from .kernels import chunk_bounds, layer_counts, layer_offsets, layer_sizes, spike_buffers
 from .network import Evaluation, Network, SampleResult, predictions_from_counts
 
 __all__ = [
@@ -682,15 +682,10 @@ def klr(P: IntParams, lrs: LrShift) -> KLr:
 
 @njit(cache=True, nogil=True)
 def _k_workspace(sizes, T):
-    spikes = List()
-    counts = List()
-    active = List()
+    spikes, counts, active = spike_buffers(sizes, T)
     cur = List()
     desire = List()
     for n in sizes:
-        spikes.append(np.zeros((T, n), np.uint8))
-        counts.append(np.zeros(n, np.int32))
-        active.append(np.zeros(n, np.int32))
         cur.append(np.zeros((T, n), np.int64))
         desire.append(np.zeros(n, np.int8))
     n_active = np.zeros(len(sizes), np.int64)

@@ -160,10 +160,22 @@ def chunk_bounds(n, n_chunks, chunk):
 
 
 @njit(cache=True, nogil=True)
-def _alloc_workspace(sizes, T, scales):
+def spike_buffers(sizes, T):
+    """Per-layer ``(T, n_l)`` uint8 spike rasters, ``(n_l,)`` int32 counts and ``(n_l,)``
+    int32 active-neuron indices (typed lists), zeroed; shared by the float and integer engines."""
     spikes = List()
     counts = List()
     active = List()
+    for n in sizes:
+        spikes.append(np.zeros((T, n), np.uint8))
+        counts.append(np.zeros(n, np.int32))
+        active.append(np.zeros(n, np.int32))
+    return spikes, counts, active
+
+
+@njit(cache=True, nogil=True)
+def _alloc_workspace(sizes, T, scales):
+    spikes, counts, active = spike_buffers(sizes, T)
     currents = List()
     vmem = List()
     desire = List()
@@ -173,9 +185,6 @@ def _alloc_workspace(sizes, T, scales):
     row = List()
     rows = List()
     for n in sizes:
-        spikes.append(np.zeros((T, n), np.uint8))
-        counts.append(np.zeros(n, np.int32))
-        active.append(np.zeros(n, np.int32))
         currents.append(np.zeros((T, n), F32))
         vmem.append(np.zeros(n, F32))
         desire.append(np.zeros(n, np.int8))
