@@ -213,7 +213,7 @@ def test_cli_train_eval_resume(tmp_path, mnist_dir, capsys):
 
     best_epoch = load_checkpoint(run / "best.npz").meta["epoch"]
     assert config_differences([run, tmp_path / "again"])[1] == (
-        f"init from best.npz (epoch {best_epoch + 1})"
+        f"init from {run.name}/best.npz (epoch {best_epoch + 1})"
     )
     png = tmp_path / "cmp.png"
     assert main(["report", str(run), str(tmp_path / "again"), "--compare", str(png)]) == 0
@@ -286,3 +286,23 @@ def test_report_summary_and_curves(tmp_path, small_data, capsys):
 def test_cli_data_fetch_uses_verified_cache(mnist_dir, capsys):
     assert main(["data", "fetch", "mnist", "--data-dir", str(mnist_dir.parent)]) == 0
     assert "verified files in" in capsys.readouterr().out
+
+
+def test_restart_chain_offsets(tmp_path):
+    """A restart of a restart is placed after every epoch behind its source checkpoint."""
+    from desire_bp.report import _epochs_before
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    for d in (a, b):
+        d.mkdir()
+    (a / "config.json").write_text(json.dumps({"extra": {}}))
+    origin_b = {"path": str(a / "checkpoint.npz"), "epoch": 229}
+    (b / "config.json").write_text(json.dumps({"extra": {"init_from": origin_b}}))
+    assert _epochs_before(origin_b) == 230
+    assert _epochs_before({"path": str(b / "checkpoint.npz"), "epoch": 149}) == 380
+    # a source whose run directory is gone counts its own epochs only
+    assert _epochs_before({"path": str(tmp_path / "gone" / "best.npz"), "epoch": 9}) == 10
+    # a cycle (a run directory naming itself) stops instead of recursing forever
+    loop = {"path": str(a / "checkpoint.npz"), "epoch": 0}
+    (a / "config.json").write_text(json.dumps({"extra": {"init_from": loop}}))
+    assert _epochs_before(loop) == 33

@@ -42,7 +42,8 @@ def summarize(run_dir: str | Path) -> dict[str, Any]:
 
 def config_differences(run_dirs: list[str | Path]) -> list[str]:
     """Per run, the config fields (``name=value``) in which it differs from the first run
-    (``init_from`` shown as the source's file name); ``""`` for the first and for a twin."""
+    (``init_from`` shown as the source's directory/file name and the epochs its run had
+    completed); ``""`` for the first and for a twin."""
     cfgs = [  # through Config: fields an older config.json lacks get their defaults
         Config.from_dict(json.loads((Path(r) / "config.json").read_text())).to_dict()
         for r in run_dirs
@@ -54,18 +55,36 @@ def config_differences(run_dirs: list[str | Path]) -> list[str]:
             if key == "extra":
                 origin = value.get("init_from")
                 if origin and origin != cfgs[0].get("extra", {}).get("init_from"):
-                    done = _epochs_before(origin)
-                    parts.append(f"init from {Path(origin['path']).name} (epoch {done})")
+                    src = Path(origin["path"])
+                    src_name = f"{src.parent.name}/{src.name}" if src.parent.name else src.name
+                    parts.append(f"init from {src_name} (epoch {_own_epochs(origin)})")
             elif key != "epochs" and value != cfgs[0].get(key):
                 parts.append(f"{key}={value}")
         labels.append(", ".join(parts))
     return labels
 
 
-def _epochs_before(origin: dict[str, Any]) -> int:
-    """Epochs the source checkpoint of ``--init-from`` had completed (0 if unknown)."""
+def _own_epochs(origin: dict[str, Any]) -> int:
+    """Epochs the source checkpoint of ``--init-from`` had completed in its run (0 if unknown)."""
     epoch = origin.get("epoch")
     return 0 if epoch is None else int(epoch) + 1
+
+
+def _epochs_before(origin: dict[str, Any], depth: int = 0) -> int:
+    """Epochs of training behind the source checkpoint of ``--init-from``: those of its own
+    run plus, when that run was itself started from a checkpoint, those behind that one
+    (followed through the source run directories' ``config.json``, as far as they exist)."""
+    done = _own_epochs(origin)
+    path = origin.get("path")
+    src_cfg = Path(path).parent / "config.json" if path else None
+    if depth < 32 and src_cfg is not None and src_cfg.is_file():
+        try:
+            parent = json.loads(src_cfg.read_text()).get("extra", {}).get("init_from")
+        except (OSError, ValueError, AttributeError):
+            parent = None
+        if parent:
+            done += _epochs_before(parent, depth + 1)
+    return done
 
 
 def plot_comparison(
@@ -73,7 +92,8 @@ def plot_comparison(
 ) -> Path:
     """One PNG with the test accuracy per epoch of several runs (labels: run directory name and
     how its config differs from the first run's).  A run started from another run's checkpoint
-    (``train --init-from``) is drawn from the epoch after the one it started from."""
+    (``train --init-from``) is drawn from the epoch after the one it started from, counting
+    every epoch behind that checkpoint when its run was itself started from another one."""
     import matplotlib
 
     matplotlib.use("Agg")
