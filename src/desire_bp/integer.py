@@ -56,7 +56,14 @@ from numba.experimental import structref
 from numba.typed import List
 
 from .config import Config, ConfigError
-from .kernels import chunk_bounds, layer_counts, layer_offsets, layer_sizes, spike_buffers
+from .kernels import (
+    chunk_bounds,
+    layer_counts,
+    layer_offsets,
+    layer_sizes,
+    spike_buffers,
+    strict_max_correct,
+)
 from .network import Evaluation, Network, SampleResult, predictions_from_counts
 
 __all__ = [
@@ -929,12 +936,7 @@ def _k_train_step(WTs, xb, label, masks, kp, lr, ws):
         _k_seeds(xb, label, masks, L, seeds)
     for layer in range(L, 0, -1):
         _k_update(WTs, layer, masks, kp, lr, ws, seeds[layer - 1])
-    out = ws.counts[L]
-    best = out[label]
-    for o in range(out.shape[0]):
-        if o != label and out[o] >= best:
-            return False
-    return True
+    return strict_max_correct(ws.counts[L], label)
 
 
 @njit(cache=True, parallel=True)

@@ -212,6 +212,16 @@ def workspace(sizes: Sequence[int], T: int, scales: Sequence[float]) -> Workspac
 
 
 @njit(cache=True, nogil=True)
+def strict_max_correct(out, label):
+    """True iff output neuron ``label`` fired strictly more spikes than every other one."""
+    best = out[label]
+    for k in range(out.shape[0]):
+        if k != label and out[k] >= best:
+            return False
+    return True
+
+
+@njit(cache=True, nogil=True)
 def layer_counts(ws, layer):
     """A copy of layer ``layer``'s spike counts ``(n_l,)`` int32 after the last sample."""
     return ws.counts[layer].copy()
@@ -524,12 +534,7 @@ def train_step(WTs, x, label, masks, lr, p, ws):
     _forward(WTs, x, masks, p, ws)
     backward(WTs, label, masks, p, ws)
     update(WTs, masks, lr, p, ws)
-    out = ws.counts[len(WTs)]
-    best = out[label]
-    for k in range(out.shape[0]):
-        if k != label and out[k] >= best:
-            return False
-    return True
+    return strict_max_correct(ws.counts[len(WTs)], label)
 
 
 @njit(cache=True, parallel=True)
