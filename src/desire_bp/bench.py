@@ -218,7 +218,7 @@ def _phase_times(net: Network, X: np.ndarray, y: np.ndarray) -> tuple[float, flo
     """Median seconds of forward, backward and update of one training sample each."""
     cfg = net.cfg
     ws = net._workspace()
-    p = kernels.params(cfg)
+    p = net._params
     WT = net._WT
     masks = np.ones(sum(cfg.sizes), np.bool_)
     lr = F32(cfg.lr)

@@ -1008,6 +1008,10 @@ class IntegerNetwork:
         self.engine = engine
         self._ws: KWorkspace | None = None
         self._lr_cache: dict[float, LrShift] = {}
+        # the fast kernels' typed views of P, built once (training / evaluation thresholds)
+        self._kp_train = kparams(self.P, self.spec, train=True)
+        self._kp_eval = kparams(self.P, self.spec, train=False)
+        self._klr_cache: dict[LrShift, KLr] = {}
 
     # ----------------------------------------------------------------- construction
     @classmethod
@@ -1101,8 +1105,9 @@ class IntegerNetwork:
             return SampleResult(counts.copy(), _is_correct(counts, int(label)))
         ws = self._workspace()
         flat = np.concatenate(masks)
-        kp = kparams(P, self.spec, train=True)
-        ok = _k_train_step(self._WT, xb, int(label), flat, kp, klr(P, lrs), ws)
+        if lrs not in self._klr_cache:
+            self._klr_cache[lrs] = klr(P, lrs)
+        ok = _k_train_step(self._WT, xb, int(label), flat, self._kp_train, self._klr_cache[lrs], ws)
         return SampleResult(layer_counts(ws, len(cfg.sizes) - 1), bool(ok))
 
     def forward(self, x: np.ndarray) -> np.ndarray:
@@ -1123,9 +1128,13 @@ class IntegerNetwork:
         import numba
 
         n = threads or numba.get_num_threads()
-        kp = kparams(self.P, self.spec, train=False)
         _k_evaluate(
-            self._WT, np.ascontiguousarray(Xb), self.cfg.T, kp, max(1, min(n, len(Xb))), out
+            self._WT,
+            np.ascontiguousarray(Xb),
+            self.cfg.T,
+            self._kp_eval,
+            max(1, min(n, len(Xb))),
+            out,
         )
         return out
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -195,6 +196,11 @@ class Network:
         """Views ``(n_out, n_in)`` of the live weight storage (writes go through)."""
         return [wt.T for wt in self._WT]
 
+    @cached_property
+    def _params(self) -> kernels.Params:
+        """The kernels' typed view of ``cfg`` (built once, like the workspace)."""
+        return kernels.params(self.cfg)
+
     def _workspace(self) -> kernels.Workspace:
         if self._ws is None:
             self._ws = kernels.workspace(
@@ -243,9 +249,7 @@ class Network:
         flat = np.concatenate([np.asarray(m, np.bool_).reshape(-1) for m in masks])
         if flat.shape[0] != sum(cfg.sizes):
             raise ValueError(f"masks have {flat.shape[0]} entries in all, layers {cfg.sizes}")
-        correct = kernels.train_step(
-            self._WT, x, int(label), flat, F32(lr), kernels.params(cfg), ws
-        )
+        correct = kernels.train_step(self._WT, x, int(label), flat, F32(lr), self._params, ws)
         return SampleResult(kernels.layer_counts(ws, len(cfg.sizes) - 1), bool(correct))
 
     def forward(self, x: np.ndarray) -> np.ndarray:
@@ -274,7 +278,7 @@ class Network:
         kernels.counts_batch(
             self._WT,
             X,
-            kernels.params(self.cfg),
+            self._params,
             max(1, min(n, len(X))),
             kernels.List([out]),
             len(self.cfg.sizes) - 1,
