@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from .config import PRESETS, Config, ConfigError, preset
+from .config import PRESETS, SCHEDULES, Config, ConfigError, preset
 
 __all__ = ["main", "build_parser"]
 
@@ -32,7 +32,15 @@ OVERRIDES = {
     "T": ("--T", int, "time steps per sample"),
     "epochs": ("--epochs", int, "training epochs"),
     "lr": ("--lr", float, "learning rate at epoch 0"),
-    "lr_decay": ("--lr-decay", float, "lr(epoch) = lr * exp(-lr_decay * epoch)"),
+    "lr_decay": ("--lr-decay", float, "exp schedule: lr(epoch) = lr * exp(-lr_decay * epoch)"),
+    "lr_floor": ("--lr-floor", float, "cosine/linear schedule: lr of the last epoch (default 0)"),
+    "hold_epochs": ("--hold-epochs", int, "epochs at constant lr before the schedule starts"),
+    "restart_every": ("--restart-every", int, "restart the schedule every K epochs (0: never)"),
+    "validation": (
+        "--validation",
+        int,
+        "hold out the last N training images; best.npz is chosen on them (0: none)",
+    ),
     "p_in": ("--p-in", float, "input-layer dropout probability"),
     "p_hid": ("--p-hid", float, "hidden-layer dropout probability"),
     "theta_p": ("--theta-p", float, "firing threshold"),
@@ -85,6 +93,12 @@ def _add_config_options(p: argparse.ArgumentParser) -> None:
         "after a neuron fired, as in some versions of the authors' code)",
     )
     p.add_argument(
+        "--schedule",
+        choices=list(SCHEDULES),
+        help="learning-rate schedule: exp (SPEC), constant, cosine or linear (annealing to "
+        "--lr-floor at the last epoch)",
+    )
+    p.add_argument(
         "--dataset", choices=["mnist", "fashion-mnist"], help="data set (default: the preset's)"
     )
     for field_name, (flag, typ, help_) in OVERRIDES.items():
@@ -105,6 +119,8 @@ def config_from_args(args: argparse.Namespace) -> Config:
         changes["hidden_error"] = args.hidden_error
     if args.leak:
         changes["leak"] = args.leak
+    if getattr(args, "schedule", None):
+        changes["schedule"] = args.schedule
     if args.dataset:
         changes["dataset"] = args.dataset
     return preset(args.preset, **changes)
@@ -238,6 +254,27 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_fingerprint(args: argparse.Namespace) -> int:
+    from .checkpoint import load_checkpoint
+    from .fingerprint import fingerprint, format_fingerprints
+
+    names, fps = [], []
+    for path in args.checkpoints:
+        if path.suffix == ".pt":
+            from .torch_import import load_torch_weights
+
+            weights, _ = load_torch_weights(path)
+        else:
+            weights = load_checkpoint(path).weights
+        names.append(path.parent.name + "/" + path.name if args.short_names else str(path))
+        fps.append(fingerprint(weights, args.thresholds))
+    if args.json:
+        print(json.dumps({n: fp.to_dict() for n, fp in zip(names, fps, strict=True)}))
+    else:
+        print(format_fingerprints(names, fps))
+    return 0
+
+
 def cmd_data_fetch(args: argparse.Namespace) -> int:
     from .data import fetch_dataset
 
@@ -356,6 +393,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="hyper-parameters to attach (default: guessed from the layer sizes)",
     )
     it.set_defaults(func=cmd_import_torch)
+
+    fp = sub.add_parser(
+        "fingerprint",
+        help="weight statistics of checkpoints (how much learning they received)",
+        description="Weight statistics per layer (std, mean, max |w|, |w| quantiles, neurons "
+        "whose incoming weights ran away) of desire-bp .npz checkpoints or the authors' .pt "
+        "files (read without executing code; needs torch), side by side.",
+    )
+    fp.add_argument("checkpoints", nargs="+", type=Path, help=".npz or .pt files")
+    fp.add_argument(
+        "--thresholds",
+        type=lambda t: [float(v) for v in t.split(",")],
+        default=[1.0, 5.0, 20.0],
+        help="max-|w| thresholds for counting neurons; the largest marks runaway neurons "
+        "(default 1,5,20)",
+    )
+    fp.add_argument("--short-names", action="store_true", help="label columns DIR/FILE")
+    fp.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    fp.set_defaults(func=cmd_fingerprint)
 
     b = sub.add_parser("bench", help="benchmarks (speed of the engines, scaling like Fig. 9)")
     b.add_argument(

@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Config", "ConfigError", "PRESETS", "preset", "HIDDEN_ERRORS", "LEAKS"]
+__all__ = ["Config", "ConfigError", "PRESETS", "preset", "HIDDEN_ERRORS", "LEAKS", "SCHEDULES"]
 
 #: Hidden-layer error forms: ``"abs"`` is SPEC's default (absolute error, margin-scaled rate);
 #: ``"signed"`` is the paper's Eq. 14 (``target - n/T``, target 1 meaning ``T`` spikes).
@@ -23,6 +23,11 @@ HIDDEN_ERRORS = ("abs", "signed")
 #: ``"skip-after-spike"`` leaks only neurons that did not fire at the previous step, as some
 #: versions of the authors' PyTorch code do (decay applied after reset, only where no spike).
 LEAKS = ("always", "skip-after-spike")
+
+#: Learning-rate schedules (see :meth:`Config.lr_at`): ``"exp"`` is SPEC's exponential decay,
+#: ``"constant"`` keeps ``lr``, ``"cosine"`` and ``"linear"`` anneal from ``lr`` to ``lr_floor``,
+#: reached exactly at the last epoch of the run (or of each restart cycle).
+SCHEDULES = ("exp", "constant", "cosine", "linear")
 
 
 class ConfigError(ValueError):
@@ -43,7 +48,16 @@ class Config:
         theta_out: ternarization threshold of output-layer desire.
         error_margin: the spike-count target is ``T - error_margin``.
         lr: learning rate at epoch 0.
-        lr_decay: ``lr(epoch) = lr * exp(-lr_decay * epoch)``, epoch counted from 0.
+        lr_decay: decay rate of the ``"exp"`` schedule,
+            ``lr(epoch) = lr * exp(-lr_decay * epoch)``, epoch counted from 0.
+        schedule: learning-rate schedule, one of :data:`SCHEDULES` (default ``"exp"``, SPEC's).
+        lr_floor: learning rate of the last epoch of a ``"cosine"`` or ``"linear"`` annealing
+            (0 <= lr_floor <= lr).
+        hold_epochs: epochs at the constant rate ``lr`` before the schedule starts (its epoch
+            0 is then epoch ``hold_epochs`` of the run).
+        restart_every: restart the schedule every this many epochs (after the hold), as chained
+            invocations of the authors' script do; 0: never.  With ``"cosine"``/``"linear"``
+            each cycle anneals down to ``lr_floor`` at its last epoch.
         p_in: dropout probability of the input layer.
         p_hid: dropout probability of every hidden layer (never the output layer).
         hidden_error: ``"abs"`` (SPEC default) or ``"signed"`` (paper Eq. 14).
@@ -53,6 +67,9 @@ class Config:
         seed: seed of weight initialisation, shuffling and dropout masks.
         train_samples: use only the first N training samples (``None``: all).
         test_samples: evaluate only the first N test samples (``None``: all).
+        validation: hold out the last N training images as a validation set (0: none); the
+            model is trained on the rest, and the best checkpoint is chosen on the validation
+            set instead of the test set.
     """
 
     sizes: tuple[int, ...] = (784, 1600, 800, 10)
@@ -64,6 +81,10 @@ class Config:
     error_margin: int = 4
     lr: float = 1e-5
     lr_decay: float = 0.04
+    schedule: str = "exp"
+    lr_floor: float = 0.0
+    hold_epochs: int = 0
+    restart_every: int = 0
     p_in: float = 0.0
     p_hid: float = 0.3
     hidden_error: str = "abs"
@@ -73,6 +94,7 @@ class Config:
     seed: int = 0
     train_samples: int | None = None
     test_samples: int | None = None
+    validation: int = 0
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     def __post_init__(self) -> None:
@@ -91,8 +113,46 @@ class Config:
         return len(self.sizes) - 1
 
     def lr_at(self, epoch: int) -> float:
-        """Learning rate of ``epoch`` (counted from 0): ``lr * exp(-lr_decay * epoch)``."""
-        return self.lr * math.exp(-self.lr_decay * epoch)
+        """Learning rate of ``epoch`` (counted from 0) under :attr:`schedule`.
+
+        The first ``hold_epochs`` epochs use ``lr``.  After them the schedule runs on its own
+        epoch counter ``k`` (0 at the first epoch after the hold), which restarts at 0 every
+        ``restart_every`` epochs when that is > 0.  With ``L`` the length of a cycle
+        (``restart_every``, or the epochs left after the hold):
+
+        - ``"exp"``: ``lr * exp(-lr_decay * k)`` (SPEC's schedule: no hold, no restart);
+        - ``"constant"``: ``lr``;
+        - ``"cosine"``: ``lr_floor + (lr - lr_floor) * (1 + cos(pi * k / (L - 1))) / 2``;
+        - ``"linear"``: ``lr_floor + (lr - lr_floor) * (1 - k / (L - 1))``.
+
+        So cosine and linear reach ``lr_floor`` exactly at the last epoch of each cycle (a
+        one-epoch cycle uses ``lr``).  Without restarts they depend on :attr:`epochs`.
+        """
+        if self.schedule == "exp" and self.hold_epochs == 0 and self.restart_every == 0:
+            return self.lr * math.exp(-self.lr_decay * epoch)  # SPEC's expression, bit for bit
+        if self.schedule == "constant" or epoch < self.hold_epochs:
+            return self.lr
+        k = epoch - self.hold_epochs
+        if self.restart_every > 0:
+            cycle, k = self.restart_every, k % self.restart_every
+        else:
+            cycle = self.epochs - self.hold_epochs
+        if self.schedule == "exp":
+            return self.lr * math.exp(-self.lr_decay * k)
+        if cycle <= 1:
+            return self.lr
+        frac = min(k, cycle - 1) / (cycle - 1)
+        if self.schedule == "cosine":
+            shape = 0.5 * (1.0 + math.cos(math.pi * frac))
+        else:
+            shape = 1.0 - frac
+        return self.lr_floor + (self.lr - self.lr_floor) * shape
+
+    @property
+    def schedule_depends_on_epochs(self) -> bool:
+        """True when :meth:`lr_at` of some epoch changes with :attr:`epochs` (cosine or linear
+        annealing over the whole run), so that a run cannot be extended by resuming it."""
+        return self.schedule in ("cosine", "linear") and self.restart_every == 0
 
     def dropout(self, layer: int) -> float:
         """Dropout probability of layer ``layer`` (0 = input, ``len(sizes)-1`` = output)."""
@@ -129,6 +189,18 @@ class Config:
             v = getattr(self, name)
             if not (isinstance(v, int | float) and 0 <= v < 1):
                 bad(name, "dropout probability must be in [0, 1)")
+        if self.schedule not in SCHEDULES:
+            bad("schedule", f"must be one of {SCHEDULES}")
+        if not (
+            isinstance(self.lr_floor, int | float)
+            and math.isfinite(self.lr_floor)
+            and 0 <= self.lr_floor <= self.lr
+        ):
+            bad("lr_floor", f"must be a finite number in [0, lr] with lr = {self.lr}")
+        for name in ("hold_epochs", "restart_every", "validation"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or int(v) != v or v < 0:
+                bad(name, "must be an integer >= 0")
         if self.hidden_error not in HIDDEN_ERRORS:
             bad("hidden_error", f"must be one of {HIDDEN_ERRORS}")
         if self.leak not in LEAKS:

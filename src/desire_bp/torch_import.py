@@ -2,9 +2,11 @@
 
 Their ``.pt`` files are pickled dictionaries: the state dict itself, or ``{"state":
 state_dict, "pars": namespace}``.  The LIF layers' weights are under ``layers.{k}.weights``,
-shape ``(n_out, n_in)``, ``k`` counting the input and flatten layers too.  Reading them needs
-``torch.load(..., weights_only=False)`` -- i.e. unpickling, which can run code -- so this is an
-explicit step the user asks for (``desire-bp import-torch``), never the default loader.
+shape ``(n_out, n_in)``, ``k`` counting the input and flatten layers too.  They are read with
+``torch.load(..., weights_only=True)``: PyTorch's restricted unpickler, which builds tensors and
+plain containers only and executes nothing; the one foreign class of the authors' files,
+``argparse.Namespace`` (their hyper-parameters under ``"pars"``), is allowed explicitly.  A
+file that needs anything else is refused with a :class:`CheckpointError`.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import numpy as np
 from .checkpoint import CheckpointError, save_checkpoint
 from .config import PRESETS, Config, preset
 
-__all__ = ["weights_from_state_dict", "import_torch_checkpoint"]
+__all__ = ["weights_from_state_dict", "load_torch_weights", "import_torch_checkpoint"]
 
 _KEY = re.compile(r"^layers\.(\d+)\.weights$")
 
@@ -61,13 +63,64 @@ def _guess_preset(sizes: tuple[int, ...]) -> str:
     return "mnist"
 
 
+def _plain(d: dict[str, Any]) -> dict[str, Any]:
+    """``d`` with every value JSON-serialisable (anything else, e.g. a device, as text)."""
+    plain = (int, float, str, bool, list, dict, type(None))
+    return {str(k): v if isinstance(v, plain) else str(v) for k, v in d.items()}
+
+
+def load_torch_weights(path: str | Path) -> tuple[list[np.ndarray], dict[str, Any] | None]:
+    """The LIF weights of an original ``.pt`` file and its hyper-parameters, if it has any.
+
+    Returns:
+        ``(weights, pars)``: float32 ``(n_out, n_in)`` arrays in layer order, and the
+        ``"pars"`` namespace of a best-epoch file as a dictionary (``None`` for a plain state
+        dict).
+
+    Raises:
+        CheckpointError: torch missing, no such file, a file that the restricted unpickler
+            refuses (it would need to run code), or no weights in it.
+    """
+    import argparse
+
+    try:
+        import torch
+    except ImportError as e:  # pragma: no cover - depends on the environment
+        raise CheckpointError(
+            "reading PyTorch checkpoints needs PyTorch: pip install 'desire-bp[torch]'"
+        ) from e
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such file")
+    try:
+        with torch.serialization.safe_globals([argparse.Namespace]):
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises many types for foreign/corrupt files
+        raise CheckpointError(
+            f"{path}: not a PyTorch checkpoint that can be read safely (state dict or "
+            f"{{'state', 'pars'}}; nothing in it was executed): {str(e).splitlines()[0]}"
+        ) from e
+    pars = None
+    if isinstance(obj, dict) and "state" in obj and isinstance(obj["state"], dict):
+        state, p = obj["state"], obj.get("pars")
+        if p is not None:
+            pars = _plain(vars(p) if hasattr(p, "__dict__") else {"pars": p})
+    elif isinstance(obj, dict):
+        state = obj
+    else:
+        raise CheckpointError(
+            f"{path}: expected a dict (state dict or {{'state', 'pars'}}), got {type(obj).__name__}"
+        )
+    return weights_from_state_dict(state, str(path)), pars
+
+
 def import_torch_checkpoint(
     path: str | Path, out: str | Path, preset_name: str | None = None
 ) -> Config:
     """Convert an original ``.pt`` checkpoint into a desire-bp ``.npz`` checkpoint.
 
     Args:
-        path: the ``.pt`` file (unpickled with ``weights_only=False``: only for trusted files).
+        path: the ``.pt`` file (read with :func:`load_torch_weights`, nothing executed).
         out: the ``.npz`` to write.
         preset_name: hyper-parameters to attach; default: the preset whose layer sizes match
             (MNIST's otherwise), with the sizes read from the file.
@@ -75,29 +128,12 @@ def import_torch_checkpoint(
     Returns:
         the configuration stored with the weights.
     """
-    try:
-        import torch
-    except ImportError as e:  # pragma: no cover - depends on the environment
-        raise CheckpointError(
-            "import-torch needs PyTorch: pip install 'desire-bp[torch]' (torch==2.13.0)"
-        ) from e
     path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: no such file")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as e:  # torch raises many types for foreign/corrupt files
-        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({e})") from e
-    if isinstance(obj, dict) and "state" in obj and isinstance(obj["state"], dict):
-        state = obj["state"]
-    elif isinstance(obj, dict):
-        state = obj
-    else:
-        raise CheckpointError(
-            f"{path}: expected a dict (state dict or {{'state', 'pars'}}), got {type(obj).__name__}"
-        )
-    weights = weights_from_state_dict(state, str(path))
+    weights, pars = load_torch_weights(path)
     sizes = (weights[0].shape[1], *(w.shape[0] for w in weights))
     cfg = preset(preset_name or _guess_preset(sizes), sizes=sizes)
-    save_checkpoint(out, weights, cfg, {"imported_from": str(path)})
+    meta: dict[str, Any] = {"imported_from": str(path)}
+    if pars is not None:
+        meta["pars"] = pars
+    save_checkpoint(out, weights, cfg, meta)
     return cfg

@@ -58,7 +58,11 @@ class EpochMetrics:
         lr: learning rate used.
         train_accuracy: percent correct during training (with dropout).
         test_accuracy: percent correct on the test set after the epoch.
-        best_test_accuracy / best_epoch: best test accuracy so far and its epoch.
+        best_test_accuracy / best_epoch: the epoch of ``best.npz`` so far and its test
+            accuracy: the epoch of the highest test accuracy, or, in a run with a validation
+            set, of the highest validation accuracy (the test accuracy is then only reported).
+        val_accuracy: percent correct on the held-out validation set (``None``: no validation
+            set); best_val_accuracy: the validation accuracy of ``best_epoch``.
         train_seconds / test_seconds: wall-clock time of the two phases.
         extra: anything recorded by hooks (e.g. local losses).
     """
@@ -71,10 +75,16 @@ class EpochMetrics:
     best_epoch: int
     train_seconds: float
     test_seconds: float
+    val_accuracy: float | None = None
+    best_val_accuracy: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        d = {k: v for k, v in self.__dict__.items() if k != "extra"}
+        d = {
+            k: v
+            for k, v in self.__dict__.items()
+            if k != "extra" and not (k.endswith("val_accuracy") and v is None)
+        }
         d.update(self.extra)
         return d
 
@@ -145,9 +155,22 @@ def _write_metrics(run_dir: Path, rows: list[dict[str, Any]]) -> None:
 def _load_data(cfg: Config, data_dir: str | Path | None):
     from .data import load_dataset
 
-    train = load_dataset(cfg.dataset, "train", data_dir).subset(cfg.train_samples)
+    train = load_dataset(cfg.dataset, "train", data_dir)
     test = load_dataset(cfg.dataset, "test", data_dir).subset(cfg.test_samples)
     return train, test
+
+
+def split_validation(images: Any, labels: Any, n_val: int) -> tuple[tuple, tuple | None]:
+    """``((train_images, train_labels), (val_images, val_labels))``: the last ``n_val``
+    samples held out (``None`` for the second pair when ``n_val`` is 0)."""
+    n = len(labels)
+    if n_val == 0:
+        return (images, labels), None
+    if n_val >= n:
+        raise ConfigError(
+            f"config field 'validation' = {n_val}: must be smaller than the {n} training samples"
+        )
+    return (images[: n - n_val], labels[: n - n_val]), (images[n - n_val :], labels[n - n_val :])
 
 
 def train(
@@ -213,10 +236,20 @@ def train(
         net = wrap_network(net)
 
     train_set, test_set = data if data is not None else _load_data(cfg, data_dir)
-    X_train = pixel_matrix(train_set.images)
-    y_train = np.asarray(train_set.labels).astype(np.int64)
-    best = max((r["test_accuracy"] for r in rows), default=-math.inf)
-    best_epoch = next((r["epoch"] for r in rows if r["test_accuracy"] == best), -1)
+    (train_images, train_labels), val = split_validation(
+        train_set.images, train_set.labels, cfg.validation
+    )
+    n_train = len(train_labels) if cfg.train_samples is None else cfg.train_samples
+    if n_train > len(train_labels):
+        raise ConfigError(
+            f"config field 'train_samples' = {n_train}: only {len(train_labels)} training "
+            "samples are available" + (" after the validation hold-out" if val else "")
+        )
+    X_train = pixel_matrix(train_images[:n_train])
+    y_train = np.asarray(train_labels[:n_train]).astype(np.int64)
+    key = "val_accuracy" if val is not None else "test_accuracy"
+    best = max((r[key] for r in rows), default=-math.inf)
+    best_epoch = next((r["epoch"] for r in rows if r[key] == best), -1)
 
     for epoch in range(len(rows), cfg.epochs):
         bar = _progress_bar(len(y_train), epoch, cfg.epochs) if progress else None
@@ -233,11 +266,23 @@ def train(
         if bar is not None:
             bar.close()
         test_acc = net.evaluate(test_set.images, test_set.labels).accuracy
+        val_acc = net.evaluate(*val).accuracy if val is not None else None
         t2 = time.perf_counter()
-        if test_acc > best:
-            best, best_epoch = test_acc, epoch
+        score = val_acc if val is not None else test_acc
+        if score > best:
+            best, best_epoch = score, epoch
+        best_row = rows[best_epoch] if best_epoch < epoch else None
         m = EpochMetrics(
-            epoch, cfg.lr_at(epoch), train_acc, test_acc, best, best_epoch, t1 - t0, t2 - t1
+            epoch,
+            cfg.lr_at(epoch),
+            train_acc,
+            test_acc,
+            best_row["test_accuracy"] if best_row else test_acc,
+            best_epoch,
+            t1 - t0,
+            t2 - t1,
+            val_acc,
+            best if val is not None else None,
         )
         if on_epoch is not None:
             m.extra.update(on_epoch(m, net) or {})
@@ -253,9 +298,12 @@ def train(
                 save_checkpoint(run / "checkpoint.npz", net.weights, cfg, meta, compress=True)
             _write_metrics(run, rows)
         if log is not None:
+            vtext = f"val {val_acc:.2f}%  " if val_acc is not None else ""
             log(
-                f"epoch {epoch + 1}/{cfg.epochs}: train {train_acc:.2f}%  test {test_acc:.2f}%  "
-                f"best {best:.2f}% (epoch {best_epoch + 1})  {t1 - t0:.1f}s + {t2 - t1:.1f}s"
+                f"epoch {epoch + 1}/{cfg.epochs}: train {train_acc:.2f}%  {vtext}"
+                f"test {test_acc:.2f}%  best {m.best_test_accuracy:.2f}% (epoch "
+                f"{best_epoch + 1}{', by validation' if val is not None else ''})  "
+                f"{t1 - t0:.1f}s + {t2 - t1:.1f}s"
             )
     return net, rows
 
@@ -287,6 +335,12 @@ def _resume_state(run: Path, cfg: Config, engine: str) -> tuple[Network, list[di
             k for k, v in cfg.to_dict().items() if k != "epochs" and stored.to_dict()[k] != v
         )
         raise RunError(f"cannot resume {run}: config differs from the stored one in {diff}")
+    if cfg.epochs != stored.epochs and stored.schedule_depends_on_epochs:
+        raise RunError(
+            f"cannot resume {run} with {cfg.epochs} epochs: its {stored.schedule} schedule "
+            f"anneals over its {stored.epochs} epochs, so changing them would change the "
+            "learning rates of the epochs already trained"
+        )
     ck_path = run / "checkpoint.npz"
     if not ck_path.exists():
         # Nothing completed yet: start from scratch in the same directory.

@@ -1,0 +1,169 @@
+"""Weight fingerprints: summary statistics that tell how much learning a network received.
+
+Two networks of equal accuracy can differ a lot in how far their weights have travelled from
+the Kaiming-normal initialisation.  Under desire backpropagation a neuron that keeps receiving
+``+1`` desire while it fires gets its incoming weights raised at every step; with enough
+(undecayed) learning such neurons "run away": their incoming weights grow to tens or hundreds,
+they fire on any input, and the next layer learns to ignore them (their outgoing weights
+shrink).  The statistics here make that visible and comparable between runs, e.g. between a
+desire-bp checkpoint and the authors' published model:
+
+- per layer ``l`` (weights ``W_l`` of shape ``(n_l, n_{l-1})``): standard deviation, mean,
+  maximum absolute value and the 50/90/99 % quantiles of ``|w|``;
+- per hidden layer: how many neurons have a maximum absolute incoming weight above each of
+  ``thresholds`` (default 1, 5, 20), the largest row mean, and, for the neurons above the
+  largest threshold ("runaway" neurons), the mean ``|w|`` of their outgoing weights beside the
+  layer's overall mean ``|w|`` of outgoing weights.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+__all__ = ["LayerFingerprint", "Fingerprint", "fingerprint", "format_fingerprints"]
+
+DEFAULT_THRESHOLDS = (1.0, 5.0, 20.0)
+
+
+@dataclass(frozen=True)
+class LayerFingerprint:
+    """Statistics of one weight matrix ``W_l`` (``(n_out, n_in)``); all in weight units.
+
+    Attributes:
+        layer: 1-based layer index (``W1`` maps the input to the first hidden layer).
+        shape: ``(n_out, n_in)``.
+        std / mean / max_abs: over all entries.
+        abs_quantiles: ``|w|`` at the 50, 90 and 99 % quantiles.
+        neurons_over: for each threshold, how many of the ``n_out`` neurons have a maximum
+            absolute incoming weight above it (keys are the thresholds as text, e.g. ``"20"``).
+        max_row_mean: the largest mean incoming weight of a neuron.
+        runaway: neurons over the largest threshold.
+        runaway_out_abs: mean ``|w|`` of the outgoing weights (column of ``W_{l+1}``) of the
+            runaway neurons (``None``: none, or the output layer).
+        out_abs: mean ``|w|`` of all outgoing weights of this layer's neurons (``None`` for
+            the output layer).
+    """
+
+    layer: int
+    shape: tuple[int, int]
+    std: float
+    mean: float
+    max_abs: float
+    abs_quantiles: tuple[float, float, float]
+    neurons_over: dict[str, int]
+    max_row_mean: float
+    runaway: int
+    runaway_out_abs: float | None
+    out_abs: float | None
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """The fingerprint of a whole network: one :class:`LayerFingerprint` per weight layer."""
+
+    layers: list[LayerFingerprint] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-serialisable dictionary."""
+        return {"layers": [asdict(lf) for lf in self.layers]}
+
+
+def _label(t: float) -> str:
+    return f"{t:g}"
+
+
+def fingerprint(
+    weights: Sequence[np.ndarray], thresholds: Sequence[float] = DEFAULT_THRESHOLDS
+) -> Fingerprint:
+    """The :class:`Fingerprint` of ``weights`` (``W_l`` of shape ``(n_l, n_{l-1})``).
+
+    Raises:
+        ValueError: no weights, non-2-D or non-chaining shapes, or no thresholds.
+    """
+    if not weights:
+        raise ValueError("fingerprint needs at least one weight matrix")
+    if not thresholds:
+        raise ValueError("fingerprint needs at least one threshold")
+    ws = [np.asarray(w, dtype=np.float64) for w in weights]
+    for k, w in enumerate(ws):
+        if w.ndim != 2:
+            raise ValueError(f"W{k + 1} has shape {w.shape}, expected (n_out, n_in)")
+        if k and w.shape[1] != ws[k - 1].shape[0]:
+            raise ValueError(
+                f"W{k + 1} has {w.shape[1]} inputs but W{k} has {ws[k - 1].shape[0]} neurons"
+            )
+    ts = sorted(float(t) for t in thresholds)
+    layers = []
+    for k, w in enumerate(ws):
+        a = np.abs(w)
+        row_max = a.max(axis=1)
+        run = row_max > ts[-1]
+        nxt = np.abs(ws[k + 1]) if k + 1 < len(ws) else None
+        layers.append(
+            LayerFingerprint(
+                layer=k + 1,
+                shape=(int(w.shape[0]), int(w.shape[1])),
+                std=float(w.std()),
+                mean=float(w.mean()),
+                max_abs=float(a.max()),
+                abs_quantiles=tuple(float(q) for q in np.quantile(a, [0.5, 0.9, 0.99])),
+                neurons_over={_label(t): int((row_max > t).sum()) for t in ts},
+                max_row_mean=float(w.mean(axis=1).max()),
+                runaway=int(run.sum()),
+                runaway_out_abs=(
+                    float(nxt[:, run].mean()) if nxt is not None and run.any() else None
+                ),
+                out_abs=float(nxt.mean()) if nxt is not None else None,
+            )
+        )
+    return Fingerprint(layers)
+
+
+def _fmt(v: float | None) -> str:
+    if v is None:
+        return "-"
+    if v == 0 or 1e-3 <= abs(v) < 1e4:
+        return f"{v:.4g}"
+    return f"{v:.3e}"
+
+
+def format_fingerprints(names: Sequence[str], fps: Sequence[Fingerprint]) -> str:
+    """A text table with one column per network (``names``) and one row per statistic."""
+    if len(names) != len(fps):
+        raise ValueError("one name per fingerprint")
+    rows: list[tuple[str, list[str]]] = []
+    n_layers = max(len(fp.layers) for fp in fps)
+    for k in range(n_layers):
+        lfs = [fp.layers[k] if k < len(fp.layers) else None for fp in fps]
+
+        def row(label: str, get, lfs=lfs) -> None:
+            rows.append((label, [get(lf) if lf is not None else "" for lf in lfs]))
+
+        L = f"W{k + 1}"
+        row(f"{L} shape", lambda lf: "x".join(map(str, lf.shape)))
+        row(f"{L} std / mean", lambda lf: f"{_fmt(lf.std)} / {lf.mean:+.4g}")
+        row(f"{L} max |w|", lambda lf: _fmt(lf.max_abs))
+        row(f"{L} |w| 50/90/99 %", lambda lf: " / ".join(_fmt(q) for q in lf.abs_quantiles))
+        if k + 1 < n_layers:
+            keys = list(next(lf for lf in lfs if lf is not None).neurons_over)
+            row(
+                f"{L} neurons max|w| > {'/'.join(keys)}",
+                lambda lf: " / ".join(str(v) for v in lf.neurons_over.values()),
+            )
+            row(f"{L} largest row mean", lambda lf: _fmt(lf.max_row_mean))
+            row(
+                f"{L} runaway: out |w| (all)",
+                lambda lf: f"{_fmt(lf.runaway_out_abs)} ({_fmt(lf.out_abs)})",
+            )
+    width = max(len(r[0]) for r in rows)
+    cols = [max(len(n), *(len(r[1][i]) for r in rows)) for i, n in enumerate(names)]
+    lines = [" " * width + "  " + "  ".join(n.rjust(c) for n, c in zip(names, cols, strict=True))]
+    for label, vals in rows:
+        lines.append(
+            label.ljust(width) + "  " + "  ".join(v.rjust(c) for v, c in zip(vals, cols, strict=True))
+        )
+    return "\n".join(lines)
