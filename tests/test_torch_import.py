@@ -42,7 +42,7 @@ def test_import_rejects_foreign_files(tmp_path, capsys):
     assert "layers.K.weights" in capsys.readouterr().err
     (tmp_path / "garbage.pt").write_bytes(b"\x00garbage")
     assert main(["import-torch", str(tmp_path / "garbage.pt"), str(tmp_path / "o.npz")]) == 2
-    assert "not a readable PyTorch checkpoint" in capsys.readouterr().err
+    assert "not a PyTorch checkpoint that can be read safely" in capsys.readouterr().err
     bad = original_state((784, 20, 10))
     bad["layers.3.weights"] = torch.zeros(10, 21)
     torch.save(bad, tmp_path / "chain.pt")
@@ -51,3 +51,36 @@ def test_import_rejects_foreign_files(tmp_path, capsys):
 
         import_torch_checkpoint(tmp_path / "chain.pt", tmp_path / "o.npz")
     assert not (tmp_path / "o.npz").exists()
+
+
+class _Payload:
+    """Unpickling this would run ``marker.write_text`` (what a crafted checkpoint does)."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        import pathlib
+
+        return (pathlib.Path.write_text, (pathlib.Path(self.marker), "executed"))
+
+
+def test_import_never_executes_code_from_the_file(tmp_path, capsys):
+    marker = tmp_path / "marker"
+    state = original_state((784, 20, 10))
+    torch.save({"state": state, "pars": _Payload(str(marker))}, tmp_path / "evil.pt")
+    assert main(["import-torch", str(tmp_path / "evil.pt"), str(tmp_path / "o.npz")]) == 2
+    err = capsys.readouterr().err
+    assert "nothing in it was executed" in err and "Traceback" not in err
+    assert not marker.exists() and not (tmp_path / "o.npz").exists()
+
+
+def test_fingerprint_reads_original_files(tmp_path, capsys):
+    state = original_state((784, 20, 10))
+    state["layers.2.weights"][3] += 50.0  # one runaway first-layer neuron
+    torch.save({"state": state, "pars": argparse.Namespace(lr=[1e-6, 1e-5])}, tmp_path / "o.pt")
+    assert main(["fingerprint", str(tmp_path / "o.pt"), "--json"]) == 0
+    import json
+
+    fp = json.loads(capsys.readouterr().out)[str(tmp_path / "o.pt")]
+    assert fp["layers"][0]["runaway"] == 1 and fp["layers"][0]["neurons_over"]["20"] == 1

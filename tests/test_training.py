@@ -306,3 +306,55 @@ def test_restart_chain_offsets(tmp_path):
     loop = {"path": str(a / "checkpoint.npz"), "epoch": 0}
     (a / "config.json").write_text(json.dumps({"extra": {"init_from": loop}}))
     assert _epochs_before(loop) == 33
+
+
+def test_validation_hold_out_chooses_best_and_resumes_bit_identically(tmp_path, small_data):
+    cfg = small_cfg(epochs=3, validation=100, schedule="cosine", lr_floor=1e-4)
+    full, rows = train(cfg, tmp_path / "full", data=small_data, progress=False, log=None)
+    for r in rows:
+        assert 0 <= r["val_accuracy"] <= 100
+        assert r["lr"] == cfg.lr_at(r["epoch"])
+    assert rows[-1]["lr"] == pytest.approx(1e-4)
+    best_val = max(r["val_accuracy"] for r in rows)
+    best_epoch = next(r["epoch"] for r in rows if r["val_accuracy"] == best_val)
+    assert rows[-1]["best_epoch"] == best_epoch and rows[-1]["best_val_accuracy"] == best_val
+    assert rows[-1]["best_test_accuracy"] == rows[best_epoch]["test_accuracy"]
+    assert load_checkpoint(tmp_path / "full" / "best.npz").meta["epoch"] == best_epoch
+    # the validation images are held out of training: training on the first 200 of 300
+    # samples gives the same network as a run that is handed only those 200
+    sub = (small_data[0].subset(200), small_data[1])
+    only, _ = train(cfg.replace(validation=0), None, data=sub, progress=False, log=None)
+    for a, b in zip(full.weights, only.weights, strict=True):
+        assert np.array_equal(a, b)
+    # an annealing schedule cannot be extended, but an interrupted run resumes bit for bit
+    with pytest.raises(RunError, match="anneals over its 3 epochs"):
+        train(
+            cfg.replace(epochs=4),
+            tmp_path / "full",
+            resume=True,
+            data=small_data,
+            progress=False,
+            log=None,
+        )
+    part = tmp_path / "part"
+    with pytest.raises(_Stop):
+        train(cfg, part, data=small_data, progress=False, log=None, on_epoch=_stop_at(1))
+    assert load_checkpoint(part / "checkpoint.npz").meta["epoch"] == 0
+    resumed, rows2 = train(cfg, part, resume=True, data=small_data, progress=False, log=None)
+    for a, b in zip(full.weights, resumed.weights, strict=True):
+        assert np.array_equal(a, b)
+    assert [r["val_accuracy"] for r in rows2] == [r["val_accuracy"] for r in rows]
+
+
+class _Stop(Exception):
+    pass
+
+
+def _stop_at(epoch):
+    """An on_epoch hook that interrupts the run during ``epoch`` (before its checkpoint)."""
+
+    def hook(m, net):
+        if m.epoch == epoch:
+            raise _Stop
+
+    return hook

@@ -161,9 +161,9 @@ def format_fingerprints(names: Sequence[str], fps: Sequence[Fingerprint]) -> str
             )
     width = max(len(r[0]) for r in rows)
     cols = [max(len(n), *(len(r[1][i]) for r in rows)) for i, n in enumerate(names)]
-    lines = [" " * width + "  " + "  ".join(n.rjust(c) for n, c in zip(names, cols, strict=True))]
-    for label, vals in rows:
-        lines.append(
-            label.ljust(width) + "  " + "  ".join(v.rjust(c) for v, c in zip(vals, cols, strict=True))
-        )
-    return "\n".join(lines)
+
+    def line(label: str, vals: Sequence[str]) -> str:
+        cells = (v.rjust(c) for v, c in zip(vals, cols, strict=True))
+        return label.ljust(width) + "  " + "  ".join(cells)
+
+    return "\n".join([line("", names), *(line(label, vals) for label, vals in rows)])
