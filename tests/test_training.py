@@ -59,6 +59,7 @@ def test_run_directory_contents_and_best(tmp_path, small_data):
     for r in rows:
         assert 0 <= r["test_accuracy"] <= 100 and 0 <= r["train_accuracy"] <= 100
         assert r["lr"] == pytest.approx(cfg.lr_at(r["epoch"]))
+        assert len(r["w_std"]) == len(r["w_max_abs"]) == len(r["runaway"]) == 3
     best = load_checkpoint(tmp_path / "best.npz")
     assert best.meta["metrics"]["test_accuracy"] == max(r["test_accuracy"] for r in rows)
     for name in ("best.npz", "checkpoint.npz"):  # issue 4: committed checkpoints are compressed

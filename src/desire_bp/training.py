@@ -31,6 +31,7 @@ import numpy as np
 from . import reference
 from .checkpoint import atomic_write, load_checkpoint, save_checkpoint
 from .config import Config, ConfigError
+from .fingerprint import summary as weight_summary
 from .network import Network, pixel_matrix
 
 __all__ = [
@@ -64,7 +65,9 @@ class EpochMetrics:
         val_accuracy: percent correct on the held-out validation set (``None``: no validation
             set); best_val_accuracy: the validation accuracy of ``best_epoch``.
         train_seconds / test_seconds: wall-clock time of the two phases.
-        extra: anything recorded by hooks (e.g. local losses).
+        extra: the weights' per-layer summary (:func:`desire_bp.fingerprint.summary`:
+            ``w_std``, ``w_max_abs``, ``runaway``) and anything recorded by hooks (e.g. local
+            losses).
     """
 
     epoch: int
@@ -284,6 +287,7 @@ def train(
             val_acc,
             best if val is not None else None,
         )
+        m.extra.update(weight_summary(net.weights))
         if on_epoch is not None:
             m.extra.update(on_epoch(m, net) or {})
         rows.append(m.to_dict())
