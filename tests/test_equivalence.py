@@ -14,8 +14,9 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from desire_bp import Config, Network, preset, reference
+from desire_bp import Config, Network, preset
 from desire_bp.data import load_dataset
+from desire_bp.engine import reference
 
 F32 = np.float32
 

@@ -11,8 +11,9 @@ import math
 import numpy as np
 import pytest
 
-from desire_bp import Config, Network, reference
+from desire_bp import Config, Network
 from desire_bp.config import ConfigError, preset
+from desire_bp.engine import reference
 
 F32 = np.float32
 ENGINES = ["reference", "fast"]

@@ -10,7 +10,7 @@ Public API:
 """
 
 from .config import PRESETS, Config, ConfigError, preset
-from .network import Evaluation, Network, SampleResult
+from .engine import Evaluation, Network, SampleResult
 
 __version__ = "0.1.0"
 

@@ -31,7 +31,7 @@ reference and to the training engine (the tests check it).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,9 +39,8 @@ from typing import Any
 import numpy as np
 from numba.typed import List
 
-from . import kernels
 from .config import Config
-from .network import pixel_matrix
+from .engine import Network, kernels, pixel_matrix
 
 F32 = np.float32
 
@@ -57,6 +56,7 @@ __all__ = [
     "select_neurons",
     "accuracy_curve",
     "Recorder",
+    "record_hooks",
     "read_spike_records",
     "read_contributions",
 ]
@@ -493,6 +493,39 @@ class Recorder:
                 n_test=np.array(n),
                 every=np.array(self.contrib_every),
             )
+
+
+def record_hooks(
+    kinds: Sequence[str],
+    cfg: Config,
+    run_dir: str | Path,
+    *,
+    data_dir: str | Path | None = None,
+    samples: int | None = None,
+    log: Callable[[str], None] | None = print,
+    **options: int,
+) -> dict[str, Any]:
+    """The ``on_epoch`` / ``on_sample`` hooks that record ``kinds`` (of :data:`RECORD_KINDS`)
+    during :func:`desire_bp.training.train` of ``cfg`` into ``run_dir``: keyword arguments for
+    ``train`` (empty without kinds).
+
+    The recordings use the run's test set (its first ``cfg.test_samples``), cut to its first
+    ``samples`` when given; ``options`` go to :class:`Recorder` (``spike_epochs``, ...).
+    """
+    if not kinds:
+        return {}
+    from .data import load_dataset
+
+    run_dir = Path(run_dir)
+    test = load_dataset(cfg.dataset, "test", data_dir).subset(cfg.test_samples)
+    if samples:
+        test = test.subset(samples)
+    rec = Recorder(kinds, cfg, run_dir, test.images, test.labels, **options)
+    if log is not None:
+        log(f"recording {', '.join(kinds)} on {len(test.labels)} test samples into {run_dir}")
+    if "contributions" in kinds and not (run_dir / "checkpoint.npz").exists():
+        rec.start(Network.init(cfg))  # the snapshot before the first sample
+    return {"on_epoch": rec.on_epoch, "on_sample": rec.on_sample}
 
 
 def read_spike_records(run_dir: str | Path) -> dict[int, dict[str, np.ndarray]]:

@@ -85,7 +85,9 @@ def _kind(name: str) -> str:
     """``"int"``, ``"float"``, ``"str"`` or ``"sizes"``: how a parameter's values are parsed."""
     if name in _DERIVED:
         return _DERIVED[name]
-    fields = {f.name: f for f in dataclasses.fields(Config) if f.name != "extra"}
+    fields = {
+        f.name: f for f in dataclasses.fields(Config) if f.name not in ("integer", "init_from")
+    }
     if name not in fields:
         raise SweepError(
             f"unknown sweep parameter {name!r}; choose a Config field "
