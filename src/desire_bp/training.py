@@ -10,7 +10,12 @@ A run directory holds everything about one training run::
 
 Both checkpoints are zip-compressed ``.npz`` files (see :mod:`desire_bp.checkpoint`).
 
-Reproducibility: the epoch ``e`` uses its own generator ``default_rng([seed, e])`` for the
+Epoch numbers: everything printed or plotted counts epochs from 1 (console, ``desire-bp report``
+and its ``--json``, sweep tables, figures).  The ``epoch`` and ``best_epoch`` fields stored in
+``metrics.jsonl`` and in the checkpoints' metadata are 0-based *indices*, the argument of
+:meth:`~desire_bp.config.Config.lr_at` and :func:`epoch_rng`: index ``e`` is epoch ``e + 1``.
+
+Reproducibility: the epoch of index ``e`` uses its own generator ``default_rng([seed, e])`` for the
 shuffling permutation and then the dropout masks of its samples, in visiting order; weight
 initialisation uses :func:`desire_bp.network.init_rng`.  So the state needed to resume after
 epoch ``e`` is the weights alone, and a resumed run ends bit-identical to an uninterrupted one.
@@ -54,13 +59,14 @@ class EpochMetrics:
     """Metrics of one epoch.
 
     Attributes:
-        epoch: epoch index (from 0).
+        epoch: epoch index, from 0 (epoch ``epoch + 1`` in everything printed).
         lr: learning rate used.
         train_accuracy: percent correct during training (with dropout).
         test_accuracy: percent correct on the test set after the epoch.
-        best_test_accuracy / best_epoch: the epoch of ``best.npz`` so far and its test
-            accuracy: the epoch of the highest test accuracy, or, in a run with a validation
-            set, of the highest validation accuracy (the test accuracy is then only reported).
+        best_test_accuracy / best_epoch: the epoch (its index, from 0) of ``best.npz`` so far
+            and its test accuracy: the epoch of the highest test accuracy, or, in a run with a
+            validation set, of the highest validation accuracy (the test accuracy is then only
+            reported).
         val_accuracy: percent correct on the held-out validation set (``None``: no validation
             set); best_val_accuracy: the validation accuracy of ``best_epoch``.
         train_seconds / test_seconds: wall-clock time of the two phases.

@@ -68,7 +68,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         b = json.loads(best.read_text())
         print(
             f"best: {b['trial']} with best test accuracy {b['best_test_accuracy']:.2f}% "
-            f"(epoch {b['best_epoch'] + 1}); {best}"
+            f"(epoch {b['best_epoch']}); {best}"
         )
     return 0
 
