@@ -61,7 +61,7 @@ def test_run_directory_contents_and_best(tmp_path, small_data):
         assert r["lr"] == pytest.approx(cfg.lr_at(r["epoch"]))
     best = load_checkpoint(tmp_path / "best.npz")
     assert best.meta["metrics"]["test_accuracy"] == max(r["test_accuracy"] for r in rows)
-    for name in ("best.npz", "checkpoint.npz"):  # issue 4: committed checkpoints are compressed
+    for name in ("best.npz", "checkpoint.npz"):  # checkpoints are compressed
         with zipfile.ZipFile(tmp_path / name) as z:
             assert all(i.compress_type == zipfile.ZIP_DEFLATED for i in z.infolist())
     net = Network.load(tmp_path / "best.npz")

@@ -1,9 +1,9 @@
-"""Hyper-parameters and presets (SPEC.md, "Hyper-parameters and presets").
+"""Hyper-parameters and presets (``docs/spec.md``, "Hyper-parameters and presets").
 
 A :class:`Config` holds everything that defines a training run: the network's layer sizes, every
-hyper-parameter of SPEC's table, and the training-loop settings (data set, epochs, seed, subset
-sizes).  It is immutable, validated on construction, and round-trips through plain dictionaries
-(JSON) so that a run directory fully describes its run.
+hyper-parameter of the specification's table, and the training-loop settings (data set,
+epochs, seed, subset sizes).  It is immutable, validated on construction, and round-trips
+through plain dictionaries (JSON) so that a run directory fully describes its run.
 """
 
 from __future__ import annotations
@@ -30,16 +30,18 @@ __all__ = [
     "SCHEDULES",
 ]
 
-#: Hidden-layer error forms: ``"abs"`` is SPEC's default (absolute error, margin-scaled rate);
+#: Hidden-layer error forms: ``"abs"`` is the specification's default (absolute error,
+#: margin-scaled rate);
 #: ``"signed"`` is the paper's Eq. 14 (``target - n/T``, target 1 meaning ``T`` spikes).
 HIDDEN_ERRORS = ("abs", "signed")
 
-#: Leak rules of the LIF layers: ``"always"`` is SPEC's (leak first at every step);
+#: Leak rules of the LIF layers: ``"always"`` is the specification's (leak first at every step);
 #: ``"skip-after-spike"`` leaks only neurons that did not fire at the previous step, as some
 #: versions of the authors' PyTorch code do (decay applied after reset, only where no spike).
 LEAKS = ("always", "skip-after-spike")
 
-#: Learning-rate schedules (see :meth:`Config.lr_at`): ``"exp"`` is SPEC's exponential decay,
+#: Learning-rate schedules (see :meth:`Config.lr_at`): ``"exp"`` is the specification's
+#: exponential decay,
 #: ``"constant"`` keeps ``lr``, ``"cosine"`` and ``"linear"`` anneal from ``lr`` to ``lr_floor``,
 #: reached exactly at the last epoch of the run (or of each restart cycle).
 SCHEDULES = ("exp", "constant", "cosine", "linear")
@@ -162,7 +164,8 @@ class Config:
         lr: learning rate at epoch 0.
         lr_decay: decay rate of the ``"exp"`` schedule,
             ``lr(epoch) = lr * exp(-lr_decay * epoch)``, epoch counted from 0.
-        schedule: learning-rate schedule, one of :data:`SCHEDULES` (default ``"exp"``, SPEC's).
+        schedule: learning-rate schedule, one of :data:`SCHEDULES` (default ``"exp"``,
+            the specification's).
         lr_floor: learning rate of the last epoch of a ``"cosine"`` or ``"linear"`` annealing
             (0 <= lr_floor <= lr).
         hold_epochs: epochs at the constant rate ``lr`` before the schedule starts (its epoch
@@ -172,8 +175,9 @@ class Config:
             each cycle anneals down to ``lr_floor`` at its last epoch.
         p_in: dropout probability of the input layer.
         p_hid: dropout probability of every hidden layer (never the output layer).
-        hidden_error: ``"abs"`` (SPEC default) or ``"signed"`` (paper Eq. 14).
-        leak: ``"always"`` (SPEC default) or ``"skip-after-spike"`` (see :data:`LEAKS`).
+        hidden_error: ``"abs"`` (the specification's default) or ``"signed"`` (paper Eq. 14).
+        leak: ``"always"`` (the specification's default) or ``"skip-after-spike"`` (see
+            :data:`LEAKS`).
         dataset: ``"mnist"`` or ``"fashion-mnist"``.
         epochs: number of training epochs.
         seed: seed of weight initialisation, shuffling and dropout masks.
@@ -244,7 +248,7 @@ class Config:
         ``restart_every`` epochs when that is > 0.  With ``L`` the length of a cycle
         (``restart_every``, or the epochs left after the hold):
 
-        - ``"exp"``: ``lr * exp(-lr_decay * k)`` (SPEC's schedule: no hold, no restart);
+        - ``"exp"``: ``lr * exp(-lr_decay * k)`` (the specification's: no hold, no restart);
         - ``"constant"``: ``lr``;
         - ``"cosine"``: ``lr_floor + (lr - lr_floor) * (1 + cos(pi * k / (L - 1))) / 2``;
         - ``"linear"``: ``lr_floor + (lr - lr_floor) * (1 - k / (L - 1))``.
@@ -253,7 +257,9 @@ class Config:
         one-epoch cycle uses ``lr``).  Without restarts they depend on :attr:`epochs`.
         """
         if self.schedule == "exp" and self.hold_epochs == 0 and self.restart_every == 0:
-            return self.lr * math.exp(-self.lr_decay * epoch)  # SPEC's expression, bit for bit
+            return self.lr * math.exp(
+                -self.lr_decay * epoch
+            )  # docs/spec.md's expression, bit for bit
         if self.schedule == "constant" or epoch < self.hold_epochs:
             return self.lr
         k = epoch - self.hold_epochs
@@ -379,7 +385,7 @@ class Config:
         return cls(**d)
 
 
-#: The two presets of SPEC.md.
+#: The two presets of the specification (``docs/spec.md``).
 PRESETS: dict[str, Config] = {
     "mnist": Config(),
     "fashion-mnist": Config(

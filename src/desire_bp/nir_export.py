@@ -13,14 +13,17 @@ assumes; ``beta = 1 - 2**-mempot_decay``):
   one of the ``T`` steps; the encoder is ``IF(r = 1, v_threshold, v_reset = 0)``
   (``v += r * x`` per step, the discrete reading snnTorch's importer uses);
 * ``LIF(tau = dt / (1 - beta), r = tau / dt, v_leak = 0, v_threshold, v_reset = 0)``: one
-  forward-Euler step of ``tau dv/dt = -v + r I`` is ``v = beta v + I``, SPEC's leak-first LIF;
-* ``Delay(delay = dt)`` between LIF layers (SPEC's one-step delay ``u_l[t] = s_{l-1}[t-1]``);
+  forward-Euler step of ``tau dv/dt = -v + r I`` is ``v = beta v + I``, the specification's
+  leak-first LIF (``docs/spec.md``);
+* ``Delay(delay = dt)`` between LIF layers (the specification's one-step delay
+  ``u_l[t] = s_{l-1}[t-1]``);
 * ``v_threshold`` is the largest float32 below ``theta_p``: NIR fires on ``v > v_threshold``
-  and SPEC on ``v >= theta_p``; for float32 potentials the two are the same test.
+  and the specification on ``v >= theta_p``; for float32 potentials the two are the same test.
 
 What NIR 1.0 cannot express (printed by the command, listed in ``docs/nir.md``):
 
-* **subtractive reset** -- NIR's IF/LIF reset to ``v_reset``; SPEC subtracts ``theta_p``.
+* **subtractive reset** -- NIR's IF/LIF reset to ``v_reset``; the specification subtracts
+  ``theta_p``.
   Stored only as node metadata (``reset_mode = "subtract"``, ``reset_by = theta_p``), which
   :func:`simulate` honours and standard NIR tools ignore.
 * **discrete time** -- NIR is continuous-time; the export assumes forward Euler with step
@@ -135,7 +138,9 @@ def to_nir(
         "readout": "output spike counts over T steps; class = strict maximum (tie: none)",
         "reset": "subtractive (node metadata reset_mode); NIR semantics: reset to v_reset",
         "time": "discrete, one forward-Euler step of dt per step",
-        "delay": "one step between LIF layers" if delay else "left out (not SPEC semantics)",
+        "delay": "one step between LIF layers"
+        if delay
+        else "left out (not the specification's semantics)",
     }
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=meta)
 
@@ -192,9 +197,9 @@ def simulate(
     ``dt/tau * v_leak``); both fire where ``v > v_threshold``; ``Delay``: output of
     ``round(delay / dt)`` steps earlier (zeros before).  Reset: NIR's ``v = v_reset`` where a
     spike was emitted, or, with ``honour_metadata`` and node metadata
-    ``reset_mode = "subtract"``, ``v -= reset_by`` (SPEC's subtractive reset).
+    ``reset_mode = "subtract"``, ``v -= reset_by`` (the specification's subtractive reset).
     Weights are summed over the spiking inputs in ascending index order, so that float32
-    results match :class:`desire_bp.network.Network` exactly.
+    results match :class:`desire_bp.engine.network.Network` exactly.
 
     Args:
         graph: a ``nir.NIRGraph`` (a chain).

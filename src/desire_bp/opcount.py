@@ -1,6 +1,6 @@
 """Operation counts per neuron per sample (the paper's Table 3), measured on real samples.
 
-``desire-bp table3`` runs the readable engine (:mod:`desire_bp.reference` in float mode,
+``desire-bp table3`` runs the readable engine (:mod:`desire_bp.engine.reference` in float mode,
 :mod:`desire_bp.integer` in integer mode) on real training samples with dropout, takes the
 events of each sample (spikes, traces, desire, masks) and counts the operations that an
 **event-driven** implementation of exactly that algorithm needs.  Counted as:
@@ -41,12 +41,13 @@ Update:
 
 A saturating addition counts as one addition; loop control and indexing are not counted.
 
-Analytic columns: the paper's Table 3 per neuron (SPEC's last bullet: forward 1 mul, ``T*I``
-add, ``T*I`` cond; backward 0 mul, ``2*O`` add, 1 cond; update 1 mul, 1 cond) with ``I`` the
-neuron's inputs and ``O`` its outputs, and conventional ANN backprop of the same network with
-batch size 1 (our formula: forward ``I`` mul + ``I`` add + 1 cond (ReLU); backward ``O`` mul +
-``O`` add + 1 cond (ReLU derivative) for hidden neurons, 1 add for an output neuron (``y - t``);
-update ``I + 1`` mul (``lr * delta`` once, then ``* x_i``) + ``I + 1`` add (weights and bias)).
+Analytic columns: the paper's Table 3 per neuron (``docs/spec.md``, "The paper's figures and
+tables": forward 1 mul, ``T*I`` add, ``T*I`` cond; backward 0 mul, ``2*O`` add, 1 cond; update 1
+mul, 1 cond) with ``I`` the neuron's inputs and ``O`` its outputs, and conventional ANN backprop of
+the same network with batch size 1 (our formula: forward ``I`` mul + ``I`` add + 1 cond (ReLU);
+backward ``O`` mul + ``O`` add + 1 cond (ReLU derivative) for hidden neurons, 1 add for an output
+neuron (``y - t``); update ``I + 1`` mul (``lr * delta`` once, then ``* x_i``) + ``I + 1`` add
+(weights and bias)).
 """
 
 from __future__ import annotations
@@ -210,7 +211,7 @@ def count_operations(
         images: ``(N, n_0)`` uint8 bytes; labels ``(N,)``.
         masks: per sample, the dropout masks per layer.
         lr: learning rate of the counted epoch.
-        arithmetic: ``"float"`` (SPEC float32 algorithm) or ``"int"`` (integer mode).
+        arithmetic: ``"float"`` (the specification's float32 algorithm) or ``"int"`` (integer mode).
         int_spec: :class:`desire_bp.integer.IntSpec` for ``"int"`` (default: 16-bit).
     Returns:
         totals over the samples per ``(phase, layer)``; layer 0 is the input encoder.

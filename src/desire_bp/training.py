@@ -1,4 +1,4 @@
-"""The training loop (SPEC "Training loop") and run directories.
+"""The training loop (``docs/spec.md``, "Training loop") and run directories.
 
 A run directory holds everything about one training run::
 
@@ -17,7 +17,7 @@ and its ``--json``, sweep tables, figures).  The ``epoch`` and ``best_epoch`` fi
 
 Reproducibility: the epoch of index ``e`` uses its own generator ``default_rng([seed, e])`` for the
 shuffling permutation and then the dropout masks of its samples, in visiting order; weight
-initialisation uses :func:`desire_bp.network.init_rng`.  So the state needed to resume after
+initialisation uses :func:`desire_bp.engine.network.init_rng`.  So the state needed to resume after
 epoch ``e`` is the weights alone, and a resumed run ends bit-identical to an uninterrupted one.
 """
 

@@ -1,4 +1,4 @@
-"""Fast event-driven kernels (Numba), same semantics as :mod:`desire_bp.reference`.
+"""Fast event-driven kernels (Numba), same semantics as :mod:`desire_bp.engine.reference`.
 
 Why it is fast (a sample is sparse: ~100 input spikes per step, many silent neurons):
 
@@ -224,7 +224,7 @@ def _alloc_workspace(sizes, T, scales):
 
 def workspace(sizes: Sequence[int], T: int, scales: Sequence[float]) -> Workspace:
     """A :class:`Workspace` for layer sizes ``sizes`` (``n_0..n_L``), ``T`` steps and dropout
-    scales ``scales`` (``L + 1`` values, see :func:`desire_bp.reference.scales`)."""
+    scales ``scales`` (``L + 1`` values, see :func:`desire_bp.engine.reference.scales`)."""
     sizes_a = np.asarray(sizes, np.int64)
     scales_a = np.ascontiguousarray(scales, F32)
     if scales_a.shape != sizes_a.shape:

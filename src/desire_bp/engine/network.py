@@ -216,7 +216,7 @@ class Network(NetworkBase):
     """A feed-forward SNN: an IF input encoder and ``L`` fully connected LIF layers.
 
     Weights are stored input-major (``WT_l = W_l.T``, float32, C-contiguous); the API speaks
-    SPEC's post-synaptic-first shape ``(n_out, n_in)``.
+    The specification's post-synaptic-first shape ``(n_out, n_in)``.
     """
 
     def __init__(self, weights: Sequence[np.ndarray], cfg: Config, engine: str = "fast") -> None:
@@ -313,8 +313,8 @@ class Network(NetworkBase):
             label: its class.
             lr: learning rate (default ``cfg.lr``, the epoch-0 rate).
             masks: dropout masks per layer (``(n_l,)`` bool each) as from
-                :func:`desire_bp.reference.draw_masks`; ``None`` means dropout off (all ones),
-                scales ``c_l`` still apply.
+                :func:`desire_bp.engine.reference.draw_masks`; ``None`` means dropout off (all
+                ones), scales ``c_l`` still apply.
         """
         cfg = self.cfg
         x = self._check_sample(x, label)

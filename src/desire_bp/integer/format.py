@@ -185,7 +185,7 @@ def make_params(cfg: Config, spec: IntSpec, frac: Sequence[int]) -> IntParams:
     signed = cfg.hidden_error == "signed"
     denom = cfg.T if signed else cfg.T - cfg.error_margin
     theta_hid = tuple(math.ceil(cfg.theta_hid * denom * 2.0**f) for f in frac)
-    # Output desire tables from SPEC's float32 formula, so the decisions are identical.
+    # Output desire tables from the specification's float32 formula, so the decisions are identical.
     f32 = np.float32
     n = np.arange(cfg.T + 1)
     rate = n.astype(f32) / f32(cfg.T - cfg.error_margin)

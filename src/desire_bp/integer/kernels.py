@@ -71,7 +71,7 @@ class _KWorkspaceType(ScratchType):
 
 class KWorkspace(structref.StructRefProxy):
     """Scratch arrays of the integer kernels (a Numba structure reference, like
-    :class:`desire_bp.kernels.Workspace`; typed lists by layer ``0..L``): ``offsets``
+    :class:`desire_bp.engine.kernels.Workspace`; typed lists by layer ``0..L``): ``offsets``
     ``(L + 2,)`` into the flat masks, ``spikes`` ``(T, n_l)`` uint8, ``counts`` and ``active``
     ``(n_l,)`` int32, ``n_active`` ``(L + 1,)`` int64, ``cur`` ``(T, n_l)`` int64 input
     currents, ``desire`` ``(n_l,)`` int8."""
