@@ -276,7 +276,8 @@ class Config:
             shape = 0.5 * (1.0 + math.cos(math.pi * frac))
         else:
             shape = 1.0 - frac
-        return self.lr_floor + (self.lr - self.lr_floor) * shape
+        # clamped: lr_floor + (lr - lr_floor) * 1.0 can round one ulp above lr
+        return min(self.lr, self.lr_floor + (self.lr - self.lr_floor) * shape)
 
     @property
     def schedule_depends_on_epochs(self) -> bool:

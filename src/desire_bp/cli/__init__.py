@@ -62,7 +62,3 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at exit
         return 141
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
