@@ -13,14 +13,17 @@ assumes; ``beta = 1 - 2**-mempot_decay``):
   one of the ``T`` steps; the encoder is ``IF(r = 1, v_threshold, v_reset = 0)``
   (``v += r * x`` per step, the discrete reading snnTorch's importer uses);
 * ``LIF(tau = dt / (1 - beta), r = tau / dt, v_leak = 0, v_threshold, v_reset = 0)``: one
-  forward-Euler step of ``tau dv/dt = -v + r I`` is ``v = beta v + I``, SPEC's leak-first LIF;
-* ``Delay(delay = dt)`` between LIF layers (SPEC's one-step delay ``u_l[t] = s_{l-1}[t-1]``);
+  forward-Euler step of ``tau dv/dt = -v + r I`` is ``v = beta v + I``, the specification's
+  leak-first LIF (``docs/spec.md``);
+* ``Delay(delay = dt)`` between LIF layers (the specification's one-step delay
+  ``u_l[t] = s_{l-1}[t-1]``);
 * ``v_threshold`` is the largest float32 below ``theta_p``: NIR fires on ``v > v_threshold``
-  and SPEC on ``v >= theta_p``; for float32 potentials the two are the same test.
+  and the specification on ``v >= theta_p``; for float32 potentials the two are the same test.
 
 What NIR 1.0 cannot express (printed by the command, listed in ``docs/nir.md``):
 
-* **subtractive reset** -- NIR's IF/LIF reset to ``v_reset``; SPEC subtracts ``theta_p``.
+* **subtractive reset** -- NIR's IF/LIF reset to ``v_reset``; the specification subtracts
+  ``theta_p``.
   Stored only as node metadata (``reset_mode = "subtract"``, ``reset_by = theta_p``), which
   :func:`simulate` honours and standard NIR tools ignore.
 * **discrete time** -- NIR is continuous-time; the export assumes forward Euler with step
@@ -36,7 +39,6 @@ What NIR 1.0 cannot express (printed by the command, listed in ``docs/nir.md``):
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +46,7 @@ import numpy as np
 
 from .config import Config
 
-__all__ = ["to_nir", "export_nir", "simulate", "LOST", "add_commands", "DEFAULT_DT"]
+__all__ = ["to_nir", "export_nir", "simulate", "agreement", "node_chain", "LOST", "DEFAULT_DT"]
 
 F32 = np.float32
 DEFAULT_DT = 1e-4
@@ -136,7 +138,9 @@ def to_nir(
         "readout": "output spike counts over T steps; class = strict maximum (tie: none)",
         "reset": "subtractive (node metadata reset_mode); NIR semantics: reset to v_reset",
         "time": "discrete, one forward-Euler step of dt per step",
-        "delay": "one step between LIF layers" if delay else "left out (not SPEC semantics)",
+        "delay": "one step between LIF layers"
+        if delay
+        else "left out (not the specification's semantics)",
     }
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=meta)
 
@@ -159,7 +163,7 @@ def _meta_str(v: Any) -> str:
     return v.decode() if isinstance(v, bytes) else str(v)
 
 
-def _chain(graph: Any) -> list[str]:
+def node_chain(graph: Any) -> list[str]:
     """The node names of a feed-forward chain from the Input to the Output node."""
     nxt: dict[str, str] = {}
     for a, b in graph.edges:
@@ -193,9 +197,9 @@ def simulate(
     ``dt/tau * v_leak``); both fire where ``v > v_threshold``; ``Delay``: output of
     ``round(delay / dt)`` steps earlier (zeros before).  Reset: NIR's ``v = v_reset`` where a
     spike was emitted, or, with ``honour_metadata`` and node metadata
-    ``reset_mode = "subtract"``, ``v -= reset_by`` (SPEC's subtractive reset).
+    ``reset_mode = "subtract"``, ``v -= reset_by`` (the specification's subtractive reset).
     Weights are summed over the spiking inputs in ascending index order, so that float32
-    results match :class:`desire_bp.network.Network` exactly.
+    results match :class:`desire_bp.engine.network.Network` exactly.
 
     Args:
         graph: a ``nir.NIRGraph`` (a chain).
@@ -215,7 +219,7 @@ def simulate(
     single = x.ndim == 1
     X = x[None, :] if single else x
     N = X.shape[0]
-    order = _chain(graph)
+    order = node_chain(graph)
     nodes = [graph.nodes[k] for k in order]
     state: list[Any] = []
     for node in nodes:
@@ -289,8 +293,10 @@ def simulate(
 # ----------------------------------------------------------------------------- CLI
 
 
-def _agreement(graph: Any, net: Any, images: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
-    from .network import predictions_from_counts, to_float_pixels
+def agreement(graph: Any, net: Any, images: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
+    """How far ``graph``, simulated by :func:`simulate`, agrees with ``net`` on the samples:
+    identical count rows, same predictions, accuracies."""
+    from .engine import predictions_from_counts, to_float_pixels
 
     X = to_float_pixels(images)
     ours = net.forward_batch(images)
@@ -305,49 +311,3 @@ def _agreement(graph: Any, net: Any, images: np.ndarray, labels: np.ndarray) -> 
         }
     res["engine_accuracy"] = float(100.0 * (predictions_from_counts(ours) == labels).mean())
     return res
-
-
-def cmd_export_nir(args: argparse.Namespace) -> int:
-    """``desire-bp export-nir CHECKPOINT OUT.nir``."""
-    import json
-
-    try:
-        import nir
-    except ImportError as e:  # pragma: no cover - depends on the environment
-        raise SystemExit("export-nir needs the nir package: pip install 'desire-bp[nir]'") from e
-    graph = export_nir(args.checkpoint, args.out, args.dt, not args.no_delay)
-    print(f"wrote {args.out}: " + " -> ".join(_chain(graph)))
-    print("not expressible in NIR 1.0 (see docs/nir.md):")
-    for line in LOST:
-        print(f"  - {line}")
-    if args.check:
-        from .data import load_dataset
-        from .network import Network
-
-        net = Network.load(args.checkpoint)
-        test = load_dataset(net.cfg.dataset, "test", args.data_dir).subset(args.check)
-        back = nir.read(str(args.out))  # check what was written, not the in-memory graph
-        res = _agreement(back, net, test.images, test.labels)
-        print(json.dumps(res, indent=1))
-    return 0
-
-
-def add_commands(subparsers: Any) -> None:
-    """Add ``desire-bp export-nir``."""
-    p = subparsers.add_parser("export-nir", help="export a checkpoint as a NIR graph")
-    p.add_argument("checkpoint", help="an .npz checkpoint")
-    p.add_argument("out", help="the .nir (HDF5) file to write")
-    p.add_argument("--dt", type=float, default=DEFAULT_DT, help="step length in s (1e-4)")
-    p.add_argument(
-        "--check",
-        type=int,
-        metavar="N",
-        help="read back, simulate N test samples and report agreement with the engine",
-    )
-    p.add_argument(
-        "--no-delay",
-        action="store_true",
-        help="leave out the Delay nodes (for importers without Delay; changes the network)",
-    )
-    p.add_argument("--data-dir")
-    p.set_defaults(func=cmd_export_nir)

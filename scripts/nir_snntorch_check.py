@@ -1,11 +1,12 @@
 """Run an exported desire-bp network through snnTorch's NIR importer (docs/nir.md).
 
-Usage: python results/integer/nir_snntorch_check.py CHECKPOINT [N]
+Usage: python scripts/nir_snntorch_check.py CHECKPOINT [N]
 
 snnTorch 1.0.0 cannot execute the full export (no Delay support; its IF import returns a
 tuple), so this exports with delay=False, drops the IF encoder node and feeds the encoder's
-spikes (computed here, SPEC's IF with subtractive reset) at every step.  The LIF layers then
-run with snnTorch's semantics (reset to zero).  Prints the accuracy next to the engine's.
+spikes (computed here, the specification's IF with subtractive reset) at every step.  The LIF
+layers then run with snnTorch's semantics (reset to zero).  Prints the accuracy next to the
+engine's.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import torch
 from snntorch.import_nir import import_from_nir
 
 from desire_bp.data import load_dataset
-from desire_bp.network import Network, predictions_from_counts, to_float_pixels
+from desire_bp.engine import Network, predictions_from_counts, to_float_pixels
 from desire_bp.nir_export import to_nir
 
 ck = sys.argv[1]
