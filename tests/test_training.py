@@ -359,3 +359,30 @@ def _stop_at(epoch):
             raise _Stop
 
     return hook
+
+
+def test_report_of_a_validation_run_names_the_epoch_chosen_on_validation(tmp_path):
+    from desire_bp.report import summarize
+
+    cfg = small_cfg(epochs=3, validation=100)
+    (tmp_path / "config.json").write_text(json.dumps(cfg.to_dict()))
+    rows = [  # test accuracy peaks at epoch 2 (index 1), validation at epoch 3
+        {
+            "epoch": e,
+            "train_accuracy": 50.0,
+            "test_accuracy": t,
+            "val_accuracy": v,
+            "train_seconds": 1.0,
+            "test_seconds": 1.0,
+            "w_std": [0.1],
+            "w_max_abs": [1.0],
+            "runaway": [0],
+        }
+        for e, t, v in [(0, 80.0, 81.0), (1, 90.0, 82.0), (2, 85.0, 83.0)]
+    ]
+    (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    s = summarize(tmp_path)
+    assert s["selected_by"] == "validation" and s["best_epoch"] == 3
+    assert s["best_test_accuracy"] == 85.0 and s["best_val_accuracy"] == 83.0
+    assert s["final_weights"] == {"w_std": [0.1], "w_max_abs": [1.0], "runaway": [0]}
+    assert main(["report", str(tmp_path)]) == 0

@@ -16,13 +16,24 @@ __all__ = ["summarize", "plot_curves", "plot_comparison", "config_differences", 
 def summarize(run_dir: str | Path) -> dict[str, Any]:
     """Final and best test accuracy, best epoch (1-based), epochs done, mean seconds per epoch.
 
+    In a run with a validation hold-out the "best" epoch is the one chosen on the validation
+    set (``selected_by`` is ``"validation"``, ``best_val_accuracy`` its validation accuracy)
+    and ``best_test_accuracy`` the test accuracy of that epoch; otherwise the epoch of the
+    highest test accuracy (``selected_by``: ``"test"``).  ``final_weights`` is the weight
+    summary of the last epoch (``w_std``, ``w_max_abs``, ``runaway`` per layer) when the run
+    recorded one.
+
     Raises:
         RunError: no completed epoch in ``run_dir``.
     """
     rows = read_metrics(run_dir)
     if not rows:
         raise RunError(f"{run_dir}: no completed epoch (metrics.jsonl missing or empty)")
-    best = max(rows, key=lambda r: (r["test_accuracy"], -r["epoch"]))
+    by_val = rows[-1].get("val_accuracy") is not None
+    if by_val:
+        best = max(rows, key=lambda r: (r["val_accuracy"], -r["epoch"]))
+    else:
+        best = max(rows, key=lambda r: (r["test_accuracy"], -r["epoch"]))
     secs = [r["train_seconds"] + r["test_seconds"] for r in rows]
     cfg = json.loads((Path(run_dir) / "config.json").read_text())
     return {
@@ -35,6 +46,20 @@ def summarize(run_dir: str | Path) -> dict[str, Any]:
         "final_train_accuracy": rows[-1]["train_accuracy"],
         "best_test_accuracy": best["test_accuracy"],
         "best_epoch": best["epoch"] + 1,
+        "selected_by": "validation" if by_val else "test",
+        **(
+            {
+                "best_val_accuracy": best["val_accuracy"],
+                "final_val_accuracy": rows[-1]["val_accuracy"],
+            }
+            if by_val
+            else {}
+        ),
+        **(
+            {"final_weights": {k: rows[-1][k] for k in ("w_std", "w_max_abs", "runaway")}}
+            if "runaway" in rows[-1]
+            else {}
+        ),
         "seconds_per_epoch": sum(secs) / len(secs),
         "seconds_per_epoch_median": float(statistics.median(secs)),
     }
@@ -148,6 +173,10 @@ def plot_curves(
     fig, ax = plt.subplots(figsize=(7, 4.2))
     ax.plot(ep, [r["train_accuracy"] for r in rows], label="training (with dropout)")
     ax.plot(ep, [r["test_accuracy"] for r in rows], label="test")
+    if s["selected_by"] == "validation":
+        ax.plot(
+            ep, [r["val_accuracy"] for r in rows], label="validation (held-out training images)"
+        )
     if paper is not None:
         ax.axhline(paper, color="gray", ls="--", lw=1, label=f"paper {paper:.2f} %")
     ax.set_xlabel("epoch")
@@ -160,9 +189,10 @@ def plot_curves(
     ax.grid(alpha=0.3)
     ax.legend(loc="best")  # the curves sit low (Fashion-MNIST) or high (MNIST)
     ax.set_title(
-        f"{s['dataset']} {'-'.join(map(str, s['sizes']))}: final {s['final_test_accuracy']:.2f} %,"
-        f" best {s['best_test_accuracy']:.2f} % (epoch {s['best_epoch']}), "
-        f"{s['epochs_done']}/{s['epochs_planned']} epochs",
+        f"{s['dataset']} {'-'.join(map(str, s['sizes']))}, "
+        f"{s['epochs_done']}/{s['epochs_planned']} epochs\nfinal {s['final_test_accuracy']:.2f} %,"
+        f" best {s['best_test_accuracy']:.2f} % (epoch {s['best_epoch']}"
+        f"{', chosen on validation' if s['selected_by'] == 'validation' else ''})",
         fontsize=9,
     )
     fig.tight_layout()

@@ -106,12 +106,24 @@ def cmd_report(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps({**s, "png": str(png)}))
         else:
+            val = (
+                f", chosen on validation {s['best_val_accuracy']:.2f} %"
+                if s["selected_by"] == "validation"
+                else ""
+            )
+            w = s.get("final_weights")
+            wtext = (
+                f"; final W1 max |w| {w['w_max_abs'][0]:.3g}, runaway neurons "
+                f"{'/'.join(map(str, w['runaway'][:-1]))}"
+                if w
+                else ""
+            )
             print(
                 f"{run}: {s['dataset']} {'-'.join(map(str, s['sizes']))}, "
                 f"{s['epochs_done']}/{s['epochs_planned']} epochs: final "
                 f"{s['final_test_accuracy']:.2f} %, best {s['best_test_accuracy']:.2f} % (epoch "
-                f"{s['best_epoch']}), {s['seconds_per_epoch_median']:.1f} s/epoch (median); "
-                f"curves in {png}"
+                f"{s['best_epoch']}{val}), {s['seconds_per_epoch_median']:.1f} s/epoch (median)"
+                f"{wtext}; curves in {png}"
             )
     return 0
 
