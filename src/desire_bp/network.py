@@ -38,6 +38,7 @@ __all__ = [
     "to_float_pixels",
     "pixel_matrix",
     "init_rng",
+    "predictions_from_counts",
 ]
 
 
@@ -113,6 +114,8 @@ class Evaluation:
 
 def predictions_from_counts(counts: np.ndarray) -> np.ndarray:
     """Strict arg-max per row of ``(N, n_L)`` counts; -1 where the maximum is tied."""
+    if len(counts) == 0:
+        return np.zeros(0, np.int64)
     k = counts.argmax(axis=1)
     top = counts[np.arange(len(counts)), k]
     ties = (counts == top[:, None]).sum(axis=1) > 1
@@ -284,6 +287,16 @@ class Network:
             len(self.cfg.sizes) - 1,
         )
         return out
+
+    def predict(self, images: np.ndarray, threads: int | None = None) -> np.ndarray:
+        """Predicted class of each sample, ``(N,)`` int64: the output neuron with the strictly
+        largest spike count, ``-1`` ("no decision") where the maximum is tied.
+
+        Args:
+            images: ``(N, n_0)`` (or ``(N, 28, 28)``, ``(N, 1, 28, 28)``) uint8 bytes or floats
+                in [0, 1]; one sample ``x`` is ``x[None]``.
+        """
+        return predictions_from_counts(self.forward_batch(images, threads)).astype(np.int64)
 
     def evaluate(self, images: np.ndarray, labels: np.ndarray) -> Evaluation:
         """Classify a data set with the strict-maximum rule.

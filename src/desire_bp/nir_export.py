@@ -44,10 +44,12 @@ import numpy as np
 
 from .config import Config
 
-__all__ = ["to_nir", "export_nir", "simulate", "LOST", "add_commands", "DEFAULT_DT"]
+__all__ = ["to_nir", "export_nir", "simulate", "LOST", "add_commands", "DEFAULT_DT", "TARGETS"]
 
 F32 = np.float32
 DEFAULT_DT = 1e-4
+#: ``export-nir --target``: the plain NIR graph, or the graph for snnTorch and Norse (one file)
+TARGETS = ("nir", "snntorch", "norse")
 
 #: What NIR cannot express, one line each (printed by ``desire-bp export-nir``).
 LOST = (
@@ -142,15 +144,32 @@ def to_nir(
 
 
 def export_nir(
-    checkpoint: str | Path, out: str | Path, dt: float = DEFAULT_DT, delay: bool = True
+    checkpoint: str | Path,
+    out: str | Path,
+    dt: float = DEFAULT_DT,
+    delay: bool = True,
+    target: str = "nir",
 ) -> Any:
-    """Write the NIR file of a checkpoint (see :func:`to_nir`); returns the graph."""
+    """Write the NIR file of a checkpoint; returns the graph.
+
+    Args:
+        target: ``"nir"``: :func:`to_nir` (encoder and delays in the graph); ``"snntorch"`` or
+            ``"norse"``: :func:`desire_bp.interop.to_nir_spikes` (the same graph for both:
+            encoder outside, no delays, ``T - (L - 1)`` steps; ``delay`` is ignored).
+    """
     import nir
 
     from .checkpoint import load_checkpoint
 
+    if target not in TARGETS:
+        raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
     ck = load_checkpoint(checkpoint)
-    graph = to_nir(ck.weights, ck.config, dt, delay)
+    if target == "nir":
+        graph = to_nir(ck.weights, ck.config, dt, delay)
+    else:
+        from .interop import to_nir_spikes
+
+        graph = to_nir_spikes(ck.weights, ck.config, dt)
     nir.write(str(out), graph)
     return graph
 
@@ -188,20 +207,26 @@ def simulate(
     """Run a feed-forward NIR graph in discrete time (float32) and count output spikes.
 
     Semantics per step (forward Euler with step ``dt``, nodes in chain order): ``Input``
-    passes ``x`` (the same input every step); ``Linear``/``Affine`` apply ``W x (+ b)``;
-    ``IF``: ``v += r * input``; ``LIF``: ``v = (1 - dt/tau) v + (r dt / tau) input`` (plus
-    ``dt/tau * v_leak``); both fire where ``v > v_threshold``; ``Delay``: output of
-    ``round(delay / dt)`` steps earlier (zeros before).  Reset: NIR's ``v = v_reset`` where a
-    spike was emitted, or, with ``honour_metadata`` and node metadata
-    ``reset_mode = "subtract"``, ``v -= reset_by`` (SPEC's subtractive reset).
+    passes ``x`` (the same input every step, or ``x[t]`` for a sequence); ``Linear``/``Affine``
+    apply ``W x (+ b)``; ``IF``: ``v += r * input``; ``LIF``: ``v = (1 - dt/tau) v + (r dt /
+    tau) input`` (plus ``dt/tau * v_leak``); ``CubaLIF``: ``I = (1 - dt/tau_syn) I + (dt /
+    tau_syn) w_in input``, then the LIF update of ``v`` with ``tau_mem`` and input ``I``; all
+    fire where ``v > v_threshold``; ``Delay``: output of ``round(delay / dt)`` steps earlier
+    (zeros before).  Reset: NIR's ``v = v_reset`` where a spike was emitted.  With
+    ``honour_metadata``, node metadata ``reset_mode = "subtract"`` means ``v -= reset_by``
+    (SPEC's subtractive reset) and ``threshold_rule = ">="`` firing where ``v >= reset_by``:
+    desire-bp's extensions, which NIR tools ignore.
     Weights are summed over the spiking inputs in ascending index order, so that float32
     results match :class:`desire_bp.network.Network` exactly.
 
     Args:
         graph: a ``nir.NIRGraph`` (a chain).
-        x: input ``(n_0,)`` or a batch ``(N, n_0)``, e.g. pixel bytes / 255.
-        T: steps (default: graph metadata ``T``); dt: step (default: metadata ``dt``).
-        honour_metadata: apply the subtractive reset stored in node metadata.
+        x: input ``(n_0,)`` or a batch ``(N, n_0)``, e.g. pixel bytes / 255, presented at
+            every step; or a sequence ``(steps, N, n_0)``, one input per step (e.g. the
+            encoder spikes of :func:`desire_bp.interop.encode`).
+        T: steps (default: the sequence length, else graph metadata ``steps`` or ``T``);
+            dt: step (default: metadata ``dt``).
+        honour_metadata: apply the subtractive reset and ``>=`` rule stored in node metadata.
         exact_order: sum spiking inputs sample by sample in index order (float32 results
             identical to the engine); ``False``: one matrix product per step (much faster for
             big batches, rounding may differ in the last bit).
@@ -209,101 +234,164 @@ def simulate(
         output spike counts ``(n_out,)`` or ``(N, n_out)`` int32.
     """
     meta = getattr(graph, "metadata", {}) or {}
-    T = int(T if T is not None else meta["T"])
-    dt = float(dt if dt is not None else meta.get("dt", DEFAULT_DT))
     x = np.asarray(x, F32)
+    sequence = x.ndim == 3
+    if T is None:
+        T = len(x) if sequence else meta.get("steps", meta["T"])
+    T = int(T)
+    dt = float(dt if dt is not None else meta.get("dt", DEFAULT_DT))
     single = x.ndim == 1
     X = x[None, :] if single else x
-    N = X.shape[0]
-    order = _chain(graph)
-    nodes = [graph.nodes[k] for k in order]
-    state: list[Any] = []
-    for node in nodes:
-        kind = type(node).__name__
-        if kind in ("IF", "LIF", "CubaLIF"):
-            n = np.asarray(node.v_threshold).shape[0]
-            state.append(np.zeros((N, n), F32))
-        elif kind == "Delay":
-            d = np.asarray(node.delay, np.float64)
-            steps = int(round(float(d.flat[0]) / dt)) if d.size else 0
-            if d.size and not np.allclose(d, d.flat[0]):
-                raise ValueError("only uniform delays are supported")
-            state.append([np.zeros((N, d.shape[0]), F32) for _ in range(steps)])
-        else:
-            state.append(None)
+    N = X.shape[1] if sequence else X.shape[0]
+    nodes = [graph.nodes[k] for k in _chain(graph)]
+    state = [_initial_state(node, N, dt) for node in nodes]
     counts = None
-    for _t in range(T):
-        sig = X
+    for t in range(T):
+        sig = X[t] if sequence else X
         for k, node in enumerate(nodes):
-            kind = type(node).__name__
-            if kind in ("Input", "Output"):
-                continue
-            if kind in ("Linear", "Affine"):
-                WT = np.ascontiguousarray(np.asarray(node.weight, F32).T)  # (n_in, n_out)
-                out = np.zeros((N, WT.shape[1]), F32)
-                for s in range(N if exact_order else 0):
-                    nzi = np.flatnonzero(sig[s])
-                    if np.all(sig[s][nzi] == 1):  # spikes: sequential sum of weight rows
-                        if nzi.size:
-                            out[s] = WT[nzi].sum(axis=0, dtype=F32)
-                    else:
-                        out[s] = sig[s] @ WT
-                if not exact_order:
-                    out = sig @ WT
-                if kind == "Affine":
-                    out += np.asarray(node.bias, F32)
-                sig = out
-            elif kind == "Delay":
-                buf = state[k]
-                if buf:
-                    buf.append(sig)
-                    sig = buf.pop(0)
-            elif kind in ("IF", "LIF"):
-                v = state[k]
-                if kind == "IF":
-                    r = np.asarray(node.r, F32)
-                    v += sig if np.all(r == 1) else r * sig
-                else:
-                    tau = np.asarray(node.tau, np.float64)
-                    beta = (1.0 - dt / tau).astype(F32)
-                    gain = (np.asarray(node.r, np.float64) * dt / tau).astype(F32)
-                    v *= beta
-                    v += sig if np.all(gain == 1) else gain * sig
-                    leak = (dt / tau * np.asarray(node.v_leak, np.float64)).astype(F32)
-                    if np.any(leak != 0):
-                        v += leak
-                spk = v > np.asarray(node.v_threshold, F32)
-                md = node.metadata or {}
-                if honour_metadata and _meta_str(md.get("reset_mode", "")) == "subtract":
-                    v -= np.where(spk, F32(float(md["reset_by"])), F32(0))
-                else:
-                    v[:] = np.where(spk, np.asarray(node.v_reset, F32), v)
-                sig = spk.astype(F32)
-            else:
-                raise ValueError(f"node type {kind} is not supported by this reader")
+            sig = _step(node, state[k], sig, dt, honour_metadata, exact_order)
         counts = sig.astype(np.int32) if counts is None else counts + sig.astype(np.int32)
     assert counts is not None
     return counts[0] if single else counts
 
 
+def _initial_state(node: Any, N: int, dt: float) -> Any:
+    """Zero state of a node for ``N`` samples: potentials, (current, potential) or a queue."""
+    kind = type(node).__name__
+    if kind in ("IF", "LIF"):
+        return np.zeros((N, np.asarray(node.v_threshold).shape[0]), F32)
+    if kind == "CubaLIF":
+        n = np.asarray(node.v_threshold).shape[0]
+        return [np.zeros((N, n), F32), np.zeros((N, n), F32)]
+    if kind == "Delay":
+        d = np.asarray(node.delay, np.float64)
+        if d.size and not np.allclose(d, d.flat[0]):
+            raise ValueError("only uniform delays are supported")
+        steps = int(round(float(d.flat[0]) / dt)) if d.size else 0
+        return [np.zeros((N, d.shape[0]), F32) for _ in range(steps)]
+    return None
+
+
+def _euler(v: np.ndarray, sig: np.ndarray, tau: Any, r: Any, v_leak: Any, dt: float) -> None:
+    """``v = (1 - dt/tau) v + (r dt/tau) sig + (dt/tau) v_leak`` in place (float32)."""
+    tau = np.asarray(tau, np.float64)
+    v *= (1.0 - dt / tau).astype(F32)
+    gain = (np.asarray(r, np.float64) * dt / tau).astype(F32)
+    v += sig if np.all(gain == 1) else gain * sig
+    leak = (dt / tau * np.asarray(v_leak, np.float64)).astype(F32)
+    if np.any(leak != 0):
+        v += leak
+
+
+def _synaptic(node: Any, sig: np.ndarray, exact_order: bool) -> np.ndarray:
+    """``Linear``/``Affine``: ``sig @ W^T (+ b)``; spikes summed in ascending index order."""
+    WT = np.ascontiguousarray(np.asarray(node.weight, F32).T)  # (n_in, n_out)
+    if exact_order:
+        out = np.zeros((sig.shape[0], WT.shape[1]), F32)
+        for s in range(sig.shape[0]):
+            nzi = np.flatnonzero(sig[s])
+            if np.all(sig[s][nzi] == 1):  # spikes: sequential sum of weight rows
+                if nzi.size:
+                    out[s] = WT[nzi].sum(axis=0, dtype=F32)
+            else:
+                out[s] = sig[s] @ WT
+    else:
+        out = sig @ WT
+    if type(node).__name__ == "Affine":
+        out += np.asarray(node.bias, F32)
+    return out
+
+
+def _step(node: Any, st: Any, sig: np.ndarray, dt: float, honour: bool, exact: bool) -> Any:
+    """One step of one node: its output for input ``sig`` (``st``: its state, updated)."""
+    kind = type(node).__name__
+    if kind in ("Input", "Output"):
+        return sig
+    if kind in ("Linear", "Affine"):
+        return _synaptic(node, sig, exact)
+    if kind == "Delay":
+        if st:
+            st.append(sig)
+            sig = st.pop(0)
+        return sig
+    if kind == "IF":
+        v = st
+        r = np.asarray(node.r, F32)
+        v += sig if np.all(r == 1) else r * sig
+    elif kind == "LIF":
+        v = st
+        _euler(v, sig, node.tau, node.r, node.v_leak, dt)
+    elif kind == "CubaLIF":
+        cur, v = st
+        _euler(cur, np.asarray(node.w_in, F32) * sig, node.tau_syn, 1.0, 0.0, dt)
+        _euler(v, cur, node.tau_mem, node.r, node.v_leak, dt)
+    else:
+        raise ValueError(f"node type {kind} is not supported by this reader")
+    md = node.metadata or {}
+    subtract = honour and _meta_str(md.get("reset_mode", "")) == "subtract"
+    if honour and _meta_str(md.get("threshold_rule", "")) == ">=":
+        spk = v >= F32(float(md["reset_by"]))
+    else:
+        spk = v > np.asarray(node.v_threshold, F32)
+    if subtract:
+        v -= np.where(spk, F32(float(md["reset_by"])), F32(0))
+    else:
+        v[:] = np.where(spk, np.asarray(node.v_reset, F32), v)
+    return spk.astype(F32)
+
+
 # ----------------------------------------------------------------------------- CLI
 
 
+def _scores(counts: np.ndarray, ours: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    from .network import predictions_from_counts
+
+    pred = predictions_from_counts(counts)
+    return {
+        "accuracy": float(100.0 * (pred == labels).mean()),
+        "same_prediction": float((pred == predictions_from_counts(ours)).mean()),
+        "identical_count_rows": float((counts == ours).all(axis=1).mean()),
+    }
+
+
 def _agreement(graph: Any, net: Any, images: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
+    """Run a (read-back) graph as NIR prescribes, as desire-bp's metadata says, and in every
+    installed library that can run it; compare with the engine on the same samples."""
+    from importlib.util import find_spec
+
+    from .interop import LIBRARIES, encode, run_library
     from .network import predictions_from_counts, to_float_pixels
 
-    X = to_float_pixels(images)
+    meta = graph.metadata
+    spikes_in = "steps" in meta  # the snnTorch/Norse graph: the encoder is outside
+    inputs = (
+        encode(images, int(meta["steps"]), float(meta["theta_p"]))
+        if spikes_in
+        else to_float_pixels(images).reshape(len(images), -1)
+    )
     ours = net.forward_batch(images)
-    res: dict[str, Any] = {"n": len(labels)}
-    for name, honour in (("desire_bp_reader", True), ("pure_nir_semantics", False)):
-        c = simulate(graph, X, honour_metadata=honour)
-        pred = predictions_from_counts(c)
-        res[name] = {
-            "identical_count_rows": float((c == ours).all(axis=1).mean()),
-            "same_prediction": float((pred == predictions_from_counts(ours)).mean()),
-            "accuracy": float(100.0 * (pred == labels).mean()),
-        }
-    res["engine_accuracy"] = float(100.0 * (predictions_from_counts(ours) == labels).mean())
+    res: dict[str, Any] = {
+        "n": len(labels),
+        "engine_accuracy": float(100.0 * (predictions_from_counts(ours) == labels).mean()),
+        "nir_semantics": {
+            "note": "what NIR 1.0 prescribes: reset to v_reset, fire on v > v_threshold",
+            **_scores(simulate(graph, inputs, honour_metadata=False), ours, labels),
+        },
+        "desire_bp_metadata": {
+            "note": "desire-bp's node metadata applied (subtractive reset, >= threshold); "
+            "not standard NIR, ignored by other tools",
+            **_scores(simulate(graph, inputs, honour_metadata=True), ours, labels),
+        },
+    }
+    for lib in LIBRARIES if spikes_in else ():
+        if find_spec(lib) is None:
+            res[lib] = {"note": f"{lib} is not installed (pip install 'desire-bp[interop]')"}
+            continue
+        note = {
+            "snntorch": "snntorch.import_nir.import_from_nir as is (reset to zero)",
+            "norse": "norse.torch.from_nir(reset_method=reset_subtract, dt=graph dt)",
+        }[lib]
+        res[lib] = {"note": note, **_scores(run_library(graph, images, lib), ours, labels)}
     return res
 
 
@@ -315,10 +403,17 @@ def cmd_export_nir(args: argparse.Namespace) -> int:
         import nir
     except ImportError as e:  # pragma: no cover - depends on the environment
         raise SystemExit("export-nir needs the nir package: pip install 'desire-bp[nir]'") from e
-    graph = export_nir(args.checkpoint, args.out, args.dt, not args.no_delay)
+    graph = export_nir(args.checkpoint, args.out, args.dt, not args.no_delay, args.target)
     print(f"wrote {args.out}: " + " -> ".join(_chain(graph)))
+    if args.target != "nir":
+        from .interop import LOST_SPIKES
+
+        print(f"for snnTorch and Norse: run {graph.metadata['steps']} steps, encoder outside")
+        lost = LOST_SPIKES
+    else:
+        lost = LOST
     print("not expressible in NIR 1.0 (see docs/nir.md):")
-    for line in LOST:
+    for line in lost:
         print(f"  - {line}")
     if args.check:
         from .data import load_dataset
@@ -339,10 +434,18 @@ def add_commands(subparsers: Any) -> None:
     p.add_argument("out", help="the .nir (HDF5) file to write")
     p.add_argument("--dt", type=float, default=DEFAULT_DT, help="step length in s (1e-4)")
     p.add_argument(
+        "--target",
+        choices=TARGETS,
+        default="nir",
+        help="nir: encoder and delays in the graph; snntorch, norse: one graph for both "
+        "importers (encoder spikes in, no Delay nodes, T - (L-1) steps; docs/nir.md)",
+    )
+    p.add_argument(
         "--check",
         type=int,
         metavar="N",
-        help="read back, simulate N test samples and report agreement with the engine",
+        help="read back, run N test samples under NIR semantics, with desire-bp's metadata "
+        "and (--target snntorch|norse) in the installed libraries; compare with the engine",
     )
     p.add_argument(
         "--no-delay",
