@@ -359,7 +359,7 @@ def _agreement(graph: Any, net: Any, images: np.ndarray, labels: np.ndarray) -> 
     installed library that can run it; compare with the engine on the same samples."""
     from importlib.util import find_spec
 
-    from .interop import LIBRARIES, encode, run_library
+    from .interop import encode, run_library
     from .network import predictions_from_counts, to_float_pixels
 
     meta = graph.metadata
@@ -383,15 +383,21 @@ def _agreement(graph: Any, net: Any, images: np.ndarray, labels: np.ndarray) -> 
             **_scores(simulate(graph, inputs, honour_metadata=True), ours, labels),
         },
     }
-    for lib in LIBRARIES if spikes_in else ():
+    runs = {
+        "snntorch": ("snntorch", {}, "snntorch.import_nir.import_from_nir as is (reset to zero)"),
+        "snntorch_subtract": (
+            "snntorch",
+            {"reset": "subtract"},
+            "import_from_nir, neurons replaced by snn.Leaky(reset_mechanism='subtract')",
+        ),
+        "norse": ("norse", {}, "norse.torch.from_nir(reset_method=reset_subtract, dt=graph dt)"),
+    }
+    for name, (lib, options, note) in runs.items() if spikes_in else ():
         if find_spec(lib) is None:
-            res[lib] = {"note": f"{lib} is not installed (pip install 'desire-bp[interop]')"}
+            res[name] = {"note": f"{lib} is not installed (pip install 'desire-bp[interop]')"}
             continue
-        note = {
-            "snntorch": "snntorch.import_nir.import_from_nir as is (reset to zero)",
-            "norse": "norse.torch.from_nir(reset_method=reset_subtract, dt=graph dt)",
-        }[lib]
-        res[lib] = {"note": note, **_scores(run_library(graph, images, lib), ours, labels)}
+        counts = run_library(graph, images, lib, **options)
+        res[name] = {"note": note, **_scores(counts, ours, labels)}
     return res
 
 

@@ -178,3 +178,61 @@ class SpikingNetwork(nn.Module):
     def predict(self, images: torch.Tensor | np.ndarray) -> torch.Tensor:
         """Predicted class per image (strict maximum of the counts; ``-1`` on a tie)."""
         return predictions(self(images))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m desire_bp.torch CHECKPOINT [--samples N] [--exact] [--device D]``.
+
+    Runs the checkpoint's test set through :class:`SpikingNetwork` and through
+    ``Network.forward_batch``; prints both accuracies, the share of identical predictions and
+    of identical count rows, and the seconds taken, as JSON.
+    """
+    import argparse
+    import json
+    import time
+
+    from .data import load_dataset
+    from .network import Network
+
+    p = argparse.ArgumentParser(prog="python -m desire_bp.torch", description=main.__doc__)
+    p.add_argument("checkpoint")
+    p.add_argument("--samples", type=int, help="the first N test samples (default: all)")
+    p.add_argument("--exact", action="store_true", help="the engine's summation order")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--batch", type=int, default=10000, help="samples per call")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (1)")
+    p.add_argument("--data-dir")
+    args = p.parse_args(argv)
+    net = Network.load(args.checkpoint)
+    test = load_dataset(net.cfg.dataset, "test", args.data_dir).subset(args.samples)
+    t0 = time.perf_counter()
+    ours = net.forward_batch(test.images)
+    t_engine = time.perf_counter() - t0
+    torch.set_num_threads(args.threads)  # after Numba, whose OpenMP layer resets the count
+    model = SpikingNetwork.from_network(net, exact=args.exact).to(args.device)
+    t0 = time.perf_counter()
+    images = torch.from_numpy(test.images)
+    parts = [model(images[i : i + args.batch]).cpu() for i in range(0, len(images), args.batch)]
+    t_torch = time.perf_counter() - t0
+    counts = torch.cat(parts).numpy()
+    pred = predictions(torch.from_numpy(counts)).numpy()
+    ref = predictions(torch.from_numpy(ours)).numpy()
+    labels = np.asarray(test.labels)
+    res = {
+        "checkpoint": str(args.checkpoint),
+        "n": len(labels),
+        "device": args.device,
+        "exact": args.exact,
+        "engine_accuracy": float(100.0 * (ref == labels).mean()),
+        "torch_accuracy": float(100.0 * (pred == labels).mean()),
+        "same_prediction": float((pred == ref).mean()),
+        "identical_count_rows": float((counts == ours).all(axis=1).mean()),
+        "seconds_engine": round(t_engine, 2),
+        "seconds_torch": round(t_torch, 2),
+    }
+    print(json.dumps(res, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

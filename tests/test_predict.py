@@ -1,0 +1,24 @@
+"""Network.predict: the strict-maximum class, -1 on a tie."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from desire_bp.config import Config
+from desire_bp.network import Network, predictions_from_counts
+
+
+def test_predict_is_the_strict_maximum_of_forward_batch():
+    cfg = Config(sizes=(4, 3), T=5, p_hid=0.0)
+    # output 0 sees input 0 only, output 1 input 1, output 2 inputs 0 and 1 at half weight
+    W = [np.array([[1, 0, 0, 0], [0, 1, 0, 0], [0.5, 0.5, 0, 0]], np.float32)]
+    net = Network(W, cfg)
+    X = np.array([[1.0, 0.2, 0, 0], [0.2, 1.0, 0, 0], [1.0, 1.0, 0, 0], [0, 0, 0, 0]], np.float32)
+    counts = net.forward_batch(X)
+    pred = net.predict(X)
+    assert pred.dtype == np.int64 and pred.shape == (4,)
+    assert pred.tolist() == predictions_from_counts(counts).tolist()
+    assert pred[:2].tolist() == [0, 1]
+    assert pred[2] == -1 and pred[3] == -1  # ties: all three fire alike / nothing fires
+    assert net.predict(X[:0]).shape == (0,)
+    assert net.predict((X[None, 0] * 255).astype(np.uint8)).tolist() == [0]
