@@ -31,7 +31,13 @@ What NIR 1.0 cannot express (printed by the command, listed in ``docs/nir.md``):
 * **the read-out** -- spike counts over ``T`` steps with the strict-maximum rule are metadata.
 * **integer arithmetic** of :mod:`desire_bp.integer` (shift leak rounding, integer thresholds)
   -- weights are exported as their float values ``W_int * 2**-f``.
-* the delay is a NIR ``Delay`` node, which some importers (snnTorch 1.0) do not support.
+* the delay is a NIR ``Delay`` node, which some importers (snnTorch 1.0, Norse 1.1) do not
+  support.
+
+``--target snntorch`` / ``--target norse`` write instead the graph of
+:func:`desire_bp.interop.to_nir_spikes` (one file for both libraries: encoder outside, no
+delays, ``T - (L - 1)`` steps, CubaLIF nodes); ``--check`` runs a read-back graph under plain
+NIR semantics, with desire-bp's metadata, and in the installed libraries.
 """
 
 from __future__ import annotations
@@ -66,7 +72,7 @@ LOST = (
     "input: pixel bytes / 255 in [0, 1] as a constant input each step (IF r = 1, the discrete "
     "reading snnTorch uses); NIR has no notion of the byte encoding",
     "one-step delay between LIF layers: NIR Delay(dt) nodes (standard NIR, but not supported "
-    "by every importer, e.g. snnTorch 1.0)",
+    "by snnTorch 1.0 or Norse 1.1: use --target snntorch|norse)",
     "integer-mode arithmetic (shift leak rounding, integer thresholds) is not represented; "
     "weights are exported as float values",
 )
