@@ -86,18 +86,13 @@ def to_nir_spikes(weights: list[np.ndarray], cfg: Config, dt: float = 1e-4) -> A
     ``Linear`` + ``CubaLIF(tau_syn = dt)`` per layer, no delays, ``steps`` in the metadata."""
     import nir
 
-    if cfg.leak != "always":
-        raise ValueError(f"NIR's LIF leaks at every step; cannot export leak={cfg.leak!r}")
-    sizes, theta, beta = cfg.sizes, float(cfg.theta_p), float(cfg.beta)
+    from .nir_export import layer_chain, reset_metadata
+
+    theta, beta = float(cfg.theta_p), float(cfg.beta)
     tau_mem = dt / (1.0 - beta)
-    reset_meta = {"reset_mode": "subtract", "reset_by": theta, "threshold_rule": ">="}
-    nodes: dict[str, Any] = {"input": nir.Input(input_type={"input": np.array([sizes[0]])})}
-    edges = []
-    prev = "input"
-    for layer in range(1, len(sizes)):
-        n = sizes[layer]
-        nodes[f"linear_{layer}"] = nir.Linear(weight=np.asarray(weights[layer - 1], F32))
-        nodes[f"lif_{layer}"] = nir.CubaLIF(
+
+    def cuba_lif(n: int) -> Any:
+        return nir.CubaLIF(
             tau_syn=np.full(n, dt),
             tau_mem=np.full(n, tau_mem),
             r=np.full(n, tau_mem / dt),
@@ -105,29 +100,20 @@ def to_nir_spikes(weights: list[np.ndarray], cfg: Config, dt: float = 1e-4) -> A
             v_threshold=np.full(n, theta, F32),
             v_reset=np.zeros(n),
             w_in=np.ones(n),
-            metadata=dict(reset_meta),
+            metadata=reset_metadata(cfg),
         )
-        edges += [(prev, f"linear_{layer}"), (f"linear_{layer}", f"lif_{layer}")]
-        prev = f"lif_{layer}"
-    nodes["output"] = nir.Output(output_type={"output": np.array([sizes[-1]])})
-    edges.append((prev, "output"))
+
+    nodes = {"input": nir.Input(input_type={"input": np.array([cfg.sizes[0]])})}
     meta = {
-        "source": "desire-bp",
         "target": "snntorch, norse",
-        "dt": dt,
-        "T": int(cfg.T),
         "steps": steps_without_delay(cfg),
-        "theta_p": theta,
-        "beta": beta,
         "input": "IF encoder spikes (outside the graph): v += byte/255, spike where "
         "v >= theta_p, v -= theta_p; one spike vector per step, `steps` steps",
         "readout": "output spike counts over `steps` steps; class = strict maximum (tie: none)",
-        "reset": "subtractive (node metadata reset_mode); NIR semantics: reset to v_reset",
-        "time": "discrete, one forward-Euler step of dt per step",
         "delay": "none: `steps` = T - (L - 1) steps without delays count the same spikes as "
         "T steps with SPEC's one-step delays",
     }
-    return nir.NIRGraph(nodes=nodes, edges=edges, metadata=meta)
+    return layer_chain(nodes, [], weights, cfg, dt, cuba_lif, False, meta)
 
 
 def encode(images: np.ndarray, steps: int, theta_p: float = 1.0) -> np.ndarray:

@@ -98,10 +98,7 @@ def to_nir(
     """
     import nir
 
-    if cfg.leak != "always":
-        raise ValueError(f"NIR's LIF leaks at every step; cannot export leak={cfg.leak!r}")
     sizes, theta, beta = cfg.sizes, float(cfg.theta_p), float(cfg.beta)
-    reset_meta = {"reset_mode": "subtract", "reset_by": theta, "threshold_rule": ">="}
     n0 = sizes[0]
     nodes: dict[str, Any] = {
         "input": nir.Input(input_type={"input": np.array([n0])}),
@@ -109,44 +106,75 @@ def to_nir(
             r=np.ones(n0, F32),
             v_threshold=np.full(n0, _below(theta), F32),
             v_reset=np.zeros(n0, F32),
-            metadata=dict(reset_meta),
+            metadata=reset_metadata(cfg),
         ),
     }
-    edges = [("input", "encoder")]
-    prev = "encoder"
     tau = dt / (1.0 - beta)
-    for layer in range(1, len(sizes)):
-        n = sizes[layer]
-        if layer >= 2 and delay:
-            nodes[f"delay_{layer - 1}"] = nir.Delay(delay=np.full(sizes[layer - 1], dt))
-            edges.append((prev, f"delay_{layer - 1}"))
-            prev = f"delay_{layer - 1}"
-        nodes[f"linear_{layer}"] = nir.Linear(weight=np.asarray(weights[layer - 1], F32))
-        nodes[f"lif_{layer}"] = nir.LIF(
+
+    def lif(n: int) -> Any:
+        return nir.LIF(
             tau=np.full(n, tau),
             r=np.full(n, tau / dt),
             v_leak=np.zeros(n),
             v_threshold=np.full(n, _below(theta), F32),
             v_reset=np.zeros(n),
-            metadata=dict(reset_meta),
+            metadata=reset_metadata(cfg),
         )
+
+    meta = {
+        "input": "pixel bytes / 255, constant input at each of the T steps",
+        "readout": "output spike counts over T steps; class = strict maximum (tie: none)",
+        "delay": "one step between LIF layers" if delay else "left out (not SPEC semantics)",
+    }
+    return layer_chain(nodes, [("input", "encoder")], weights, cfg, dt, lif, delay, meta)
+
+
+def reset_metadata(cfg: Config) -> dict[str, Any]:
+    """Node metadata of SPEC's reset and threshold (desire-bp's extension of NIR)."""
+    return {"reset_mode": "subtract", "reset_by": float(cfg.theta_p), "threshold_rule": ">="}
+
+
+def layer_chain(
+    nodes: dict[str, Any],
+    edges: list[tuple[str, str]],
+    weights: list[np.ndarray],
+    cfg: Config,
+    dt: float,
+    neuron: Any,
+    delay: bool,
+    meta: dict[str, Any],
+) -> Any:
+    """Complete a graph: after the last node of ``edges``, per layer ``l`` a ``Delay(dt)``
+    (``l >= 2``, if ``delay``), ``linear_l: Linear(W_l)`` and ``lif_l: neuron(n_l)``; then the
+    ``Output`` node.  Graph metadata: the common entries updated with ``meta``."""
+    import nir
+
+    if cfg.leak != "always":
+        raise ValueError(f"NIR's LIF leaks at every step; cannot export leak={cfg.leak!r}")
+    sizes = cfg.sizes
+    edges = list(edges)
+    prev = edges[-1][1] if edges else "input"
+    for layer in range(1, len(sizes)):
+        if layer >= 2 and delay:
+            nodes[f"delay_{layer - 1}"] = nir.Delay(delay=np.full(sizes[layer - 1], dt))
+            edges.append((prev, f"delay_{layer - 1}"))
+            prev = f"delay_{layer - 1}"
+        nodes[f"linear_{layer}"] = nir.Linear(weight=np.asarray(weights[layer - 1], F32))
+        nodes[f"lif_{layer}"] = neuron(sizes[layer])
         edges += [(prev, f"linear_{layer}"), (f"linear_{layer}", f"lif_{layer}")]
         prev = f"lif_{layer}"
     nodes["output"] = nir.Output(output_type={"output": np.array([sizes[-1]])})
     edges.append((prev, "output"))
-    meta = {
+    common = {
         "source": "desire-bp",
         "dt": dt,
         "T": int(cfg.T),
-        "theta_p": theta,
-        "beta": beta,
-        "input": "pixel bytes / 255, constant input at each of the T steps",
-        "readout": "output spike counts over T steps; class = strict maximum (tie: none)",
+        "theta_p": float(cfg.theta_p),
+        "beta": float(cfg.beta),
         "reset": "subtractive (node metadata reset_mode); NIR semantics: reset to v_reset",
         "time": "discrete, one forward-Euler step of dt per step",
-        "delay": "one step between LIF layers" if delay else "left out (not SPEC semantics)",
     }
-    return nir.NIRGraph(nodes=nodes, edges=edges, metadata=meta)
+    return nir.NIRGraph(nodes=nodes, edges=edges, metadata={**common, **meta})
 
 
 def export_nir(
