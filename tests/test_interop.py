@@ -167,3 +167,24 @@ def test_docs_examples_run(doc, index, request, monkeypatch, tmp_path):
     env: dict = {}
     exec(compile(code, f"docs/{doc}[{index}]", "exec"), env)
     assert 90.0 <= env["accuracy"] <= 100.0
+
+
+def test_torch_module_skip_after_spike_and_bad_input():
+    """The leak option ``skip-after-spike`` (exact mode, bit-identical) and input checks."""
+    from desire_bp.config import preset
+    from desire_bp.torch import SpikingNetwork
+
+    cfg = preset("mnist", sizes=(784, 40, 20, 10), leak="skip-after-spike")
+    net = Network.init(cfg, seed=5)
+    X = np.random.default_rng(0).integers(0, 256, (40, 784), dtype=np.uint8)
+    ours = net.forward_batch(X)
+    torch.set_num_threads(1)
+    assert ours.sum() > 0
+    assert np.array_equal(SpikingNetwork.from_network(net, exact=True)(X).numpy(), ours)
+    model = SpikingNetwork.from_network(net)
+    with pytest.raises(ValueError, match="within"):
+        model(torch.full((2, 784), 2.0))
+    with pytest.raises(ValueError, match="784"):
+        model(torch.zeros((2, 783)))
+    with pytest.raises(TypeError):
+        model(torch.zeros((2, 784), dtype=torch.int64))

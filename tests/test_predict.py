@@ -22,3 +22,15 @@ def test_predict_is_the_strict_maximum_of_forward_batch():
     assert pred[2] == -1 and pred[3] == -1  # ties: all three fire alike / nothing fires
     assert net.predict(X[:0]).shape == (0,)
     assert net.predict((X[None, 0] * 255).astype(np.uint8)).tolist() == [0]
+
+
+def test_base_package_does_not_import_torch():
+    """desire_bp, its NIR export and interop modules import torch only when running it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, desire_bp, desire_bp.network, desire_bp.nir_export, desire_bp.interop, "
+        "desire_bp.cli; assert 'torch' not in sys.modules, 'torch imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -47,6 +47,8 @@ def _pixels(images: torch.Tensor | np.ndarray, n0: int) -> torch.Tensor:
         x = x.to(torch.float32) / 255.0  # float32 division: the same value as NumPy's
     elif x.is_floating_point():
         x = x.to(torch.float32)
+        if x.numel() and (not torch.isfinite(x).all() or x.min() < 0 or x.max() > 1):
+            raise ValueError("float pixels must be finite and within [0, 1]")
     else:
         raise TypeError(f"pixels must be uint8 bytes or floats in [0, 1], got {x.dtype}")
     x = x.reshape(x.shape[0], -1) if x.ndim > 1 else x.reshape(1, -1)
