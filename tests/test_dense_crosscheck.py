@@ -1,6 +1,7 @@
-"""A second, independent formulation of SPEC against the engines (issue 4: "a departure from SPEC").
+"""A second, independent formulation of the specification (docs/spec.md) against the engines:
+a departure from the specification in one of them would show up here.
 
-The readable engine (``desire_bp.reference``) keeps one ``(T, n)`` spike array per layer and
+The readable engine (``desire_bp.engine.reference``) keeps one ``(T, n)`` spike array per layer and
 spells the one-step delay out as ``spikes[l-1][t-1]``.  The formulation below is organised the
 other way round, the way a dense tensor implementation of the method is usually written:
 every LIF layer owns ``(T + 1, n)`` buffers and writes the step-``t`` result into row ``t + 1``
@@ -8,7 +9,7 @@ every LIF layer owns ``(T + 1, n)`` buffers and writes the step-``t`` result int
 before it, traces are kept in a ``(T + 1, n_in)`` buffer aligned with the output rows, the
 desire is a dense ``W.T @ v`` and the update a dense sum over all rows.  The delay, the trace
 alignment and the update window all fall out of the buffer indexing instead of being written
-down, so a misreading of SPEC in one formulation would show up as a disagreement.
+down, so a misreading of the specification in one formulation would show up as a disagreement.
 
 On dyadic numbers every float32 operation involved is exact, so the two must agree bit for bit
 over several online steps (hypothesis property, all options of the engines).

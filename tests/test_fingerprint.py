@@ -52,3 +52,16 @@ def test_command_prints_table_and_json(tmp_path, capsys):
     assert (
         d["layers"][0]["neurons_over"]["0.1"] == fingerprint(net.weights, [0.1]).layers[0].runaway
     )
+
+
+def test_summary_recorded_in_metrics_rows():
+    from desire_bp.fingerprint import summary
+
+    W1 = np.array([[30.0, -1.0], [0.5, 0.0]], np.float32)
+    W2 = np.array([[1.0, -2.0]], np.float32)
+    s = summary([W1, W2])
+    assert s == {
+        "w_std": [round(float(W1.astype(np.float64).std()), 6), 1.5],
+        "w_max_abs": [30.0, 2.0],
+        "runaway": [1, 0],
+    }

@@ -5,13 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from desire_bp import reference
 from desire_bp.config import Config, ConfigError, preset
+from desire_bp.engine import reference
 from desire_bp.integer import (
     IntegerNetwork,
     IntSpec,
     LrShift,
-    _scale_shift,
     choose_frac_bits,
     forward_int,
     hidden_desire_int,
@@ -24,6 +23,7 @@ from desire_bp.integer import (
     weight_update_int,
     weights_sha256,
 )
+from desire_bp.integer.reference import _scale_shift
 from desire_bp.training import train
 
 # ----------------------------------------------------------------------------- pinned run
@@ -301,7 +301,7 @@ class _Data:
 
 
 def test_training_loop_and_exact_resume(tmp_path):
-    from desire_bp.integer import integer_training
+    from desire_bp.integer import with_integer_format
 
     rng = np.random.default_rng(0)
     X = rng.integers(0, 256, size=(60, 49)).astype(np.uint8)
@@ -309,14 +309,12 @@ def test_training_loop_and_exact_resume(tmp_path):
     y = (X[:, :10].sum(axis=1) % 3).astype(np.int64)
     data = (_Data(X[:40], y[:40]), _Data(X[40:], y[40:]))
     cfg = preset("mnist", sizes=(49, 20, 12, 3), epochs=2, lr=1e-3)
-    cfg, wrap = integer_training(cfg)
-    assert cfg.extra["integer"]["frac_bits"] is not None
-    full, rows = train(cfg, tmp_path / "a", data=data, wrap_network=wrap, progress=False, log=None)
+    cfg = with_integer_format(cfg)
+    assert cfg.integer.frac_bits is not None
+    full, rows = train(cfg, tmp_path / "a", data=data, progress=False, log=None)
     assert isinstance(full, IntegerNetwork) and len(rows) == 2
-    train(cfg.replace(epochs=1), tmp_path / "b", data=data, wrap_network=wrap, progress=False,
-          log=None)  # fmt: skip
-    resumed, rows_b = train(cfg, tmp_path / "b", resume=True, data=data, wrap_network=wrap,
-                            progress=False, log=None)  # fmt: skip
+    train(cfg.replace(epochs=1), tmp_path / "b", data=data, progress=False, log=None)
+    resumed, rows_b = train(cfg, tmp_path / "b", resume=True, data=data, progress=False, log=None)
     assert resumed.sha256() == full.sha256()
     assert [r["test_accuracy"] for r in rows_b] == [r["test_accuracy"] for r in rows]
     # the checkpoint round-trips to the same integers
@@ -341,7 +339,7 @@ def test_cli_train_int(tmp_path, monkeypatch):
     seen = {}
 
     def fake_train(cfg, run_dir, **kw):
-        net = kw["wrap_network"](training.Network.init(cfg))
+        net = IntegerNetwork.from_network(training.Network.init(cfg), cfg.integer)
         seen["net"] = net
         return net, []
 
@@ -351,4 +349,26 @@ def test_cli_train_int(tmp_path, monkeypatch):
     assert rc == 0
     net = seen["net"]
     assert isinstance(net, IntegerNetwork) and net.spec.weight_bits == 12
-    assert net.cfg.extra["integer"]["weight_bits"] == 12
+    assert net.cfg.integer.weight_bits == 12 and net.cfg.integer.frac_bits is not None
+
+
+def test_config_of_older_runs_is_read(tmp_path):
+    """Config files written before ``integer`` and ``init_from`` were fields (inside ``extra``)
+    are read into the typed fields, and written back in the current form."""
+    import json
+    from pathlib import Path
+
+    from desire_bp.config import InitFrom, IntSpec
+
+    old = json.loads(
+        (Path(__file__).parent.parent / "results/integer/int-mnist/config.json").read_text()
+    )
+    assert "extra" in old
+    cfg = Config.from_dict(old)
+    assert isinstance(cfg.integer, IntSpec) and cfg.integer.frac_bits is not None
+    assert cfg.arithmetic == "int" and Config.from_dict(cfg.to_dict()) == cfg
+    origin = {"path": "runs/a/best.npz", "epoch": 3, "sha256": "0" * 64}
+    cfg = Config.from_dict({"extra": {"init_from": origin}})
+    assert cfg.init_from == InitFrom(**origin) and cfg.to_dict()["init_from"] == origin
+    with pytest.raises(ConfigError, match="extra"):
+        Config.from_dict({"extra": {"something": 1}})

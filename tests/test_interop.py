@@ -1,4 +1,4 @@
-"""Interop (issue 14): the committed best checkpoints in PyTorch, snnTorch and Norse.
+"""Interop: the committed best checkpoints in PyTorch, snnTorch and Norse.
 
 Marked ``interop``; ``pytest -m interop`` runs them (extra ``interop``).  They use the first
 ``N`` test samples to keep CI short; docs/nir.md and docs/torch.md give the full-test-set
@@ -19,7 +19,7 @@ torch = pytest.importorskip("torch")
 nir = pytest.importorskip("nir")
 
 from desire_bp.data import load_dataset  # noqa: E402
-from desire_bp.network import Network, predictions_from_counts  # noqa: E402
+from desire_bp.engine import Network, predictions_from_counts  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = [("mnist", "mnist_dir"), ("fashion-mnist", "fashion_dir")]
@@ -72,11 +72,11 @@ def test_torch_module_matches_engine_predictions(name, request):
     assert (pred == predictions_from_counts(ours)).mean() >= 0.999
 
 
-def test_torch_module_cli(request, capsys):
-    from desire_bp.torch import main
+def test_torch_check_cli(request, capsys):
+    from desire_bp import cli
 
     _run("mnist", request, 1)
-    assert main([str(ROOT / "results/mnist/best.npz"), "--samples", "200"]) == 0
+    assert cli.main(["torch-check", str(ROOT / "results/mnist/best.npz"), "--samples", "200"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["n"] == 200 and out["same_prediction"] == 1.0
     assert out["torch_accuracy"] == out["engine_accuracy"]
@@ -115,9 +115,9 @@ def test_norse_from_nir_is_identical_to_engine(name, request, spikes_graphs):
 def test_snntorch_import_from_nir_close_to_engine(
     name, reset, agree, points, request, spikes_graphs
 ):
-    """snnTorch cannot express SPEC's reset (docs/nir.md).  On all 10 000 test samples the
-    decisions agree on 99.15 / 95.82 % (reset to zero; MNIST / Fashion-MNIST) and 99.40 /
-    97.50 % (snnTorch's subtraction); on these 1000 the bounds are a little looser."""
+    """snnTorch cannot express the specification's reset (docs/nir.md).  On all 10 000 test
+    samples the decisions agree on 99.15 / 95.82 % (reset to zero; MNIST / Fashion-MNIST) and
+    99.40 / 97.50 % (snnTorch's subtraction); on these 1000 the bounds are a little looser."""
     pytest.importorskip("snntorch")
     from desire_bp.interop import run_library
 

@@ -8,7 +8,7 @@ import pytest
 nir = pytest.importorskip("nir")
 
 from desire_bp.config import Config, preset  # noqa: E402
-from desire_bp.network import Network, predictions_from_counts, to_float_pixels  # noqa: E402
+from desire_bp.engine import Network, predictions_from_counts, to_float_pixels  # noqa: E402
 from desire_bp.nir_export import LOST, simulate, to_nir  # noqa: E402
 
 

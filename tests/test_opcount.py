@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from desire_bp.config import Config, preset
+from desire_bp.engine import Network
 from desire_bp.integer import IntSpec
-from desire_bp.network import Network
 from desire_bp.opcount import count_operations, format_table, table3
 
 # A hand-checkable network: 1 pixel (byte 255) -> 1 LIF neuron (w = 1) -> 2 outputs

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from desire_bp.config import Config
-from desire_bp.network import Network, predictions_from_counts
+from desire_bp.engine import Network, predictions_from_counts
 
 
 def test_predict_is_the_strict_maximum_of_forward_batch():
@@ -24,13 +24,27 @@ def test_predict_is_the_strict_maximum_of_forward_batch():
     assert net.predict((X[None, 0] * 255).astype(np.uint8)).tolist() == [0]
 
 
+def test_predict_is_shared_by_the_integer_network():
+    """``predict`` lives on NetworkBase: the integer network has it too."""
+    from desire_bp.config import preset
+    from desire_bp.integer import IntegerNetwork
+
+    inet = IntegerNetwork.init(preset("mnist", sizes=(49, 30, 10), T=10))
+    X = np.random.default_rng(1).integers(0, 256, size=(20, 49)).astype(np.uint8)
+    pred = inet.predict(X)
+    assert pred.dtype == np.int64
+    assert pred.tolist() == predictions_from_counts(inet.forward_batch(X)).tolist()
+    assert inet.predict(X[:0]).shape == (0,)
+
+
 def test_base_package_does_not_import_torch():
-    """desire_bp, its NIR export and interop modules import torch only when running it."""
+    """desire_bp, its NIR export and interop modules and the CLI import torch only when running
+    it."""
     import subprocess
     import sys
 
     code = (
-        "import sys, desire_bp, desire_bp.network, desire_bp.nir_export, desire_bp.interop, "
+        "import sys, desire_bp, desire_bp.engine, desire_bp.nir_export, desire_bp.interop, "
         "desire_bp.cli; assert 'torch' not in sys.modules, 'torch imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

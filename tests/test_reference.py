@@ -1,4 +1,5 @@
-"""Tiny hand-computed cases for each rule of SPEC.md, on the readable engine.
+"""Tiny hand-computed cases for each rule of the specification (docs/spec.md), on the readable
+engine.
 
 Each test is run on both engines where the rule is observable through the Network API, so the
 fast path is held to the same hand-computed numbers.
@@ -11,8 +12,9 @@ import math
 import numpy as np
 import pytest
 
-from desire_bp import Config, Network, reference
+from desire_bp import Config, Network
 from desire_bp.config import ConfigError, preset
+from desire_bp.engine import reference
 
 F32 = np.float32
 ENGINES = ["reference", "fast"]
@@ -340,8 +342,8 @@ def test_kaiming_init_statistics():
 def test_leak_skipped_after_spike_option(engine):
     # W = 0.9, input spike each step, leak="skip-after-spike": a neuron that fired at t-1 is
     # not leaked at t.  v = .9, 1.575* -> .575, .575 + .9 = 1.475* -> .475, 1.375* -> .375,
-    # 1.275* -> .275, 1.175* -> .175, 1.075* : fires at every step from t = 1 (SPEC's rule
-    # gives 0111101, test_subtractive_reset).
+    # 1.275* -> .275, 1.175* -> .175, 1.075* : fires at every step from t = 1 (the
+    # specification's rule gives 0111101, test_subtractive_reset).
     cfg = cfg_for((1, 1, 2), T=7, leak="skip-after-spike")
     net = Network(chain([0.9, 1.0]), cfg, engine)
     fwd = reference.forward(net.reference_weights, np.array([1.0]), cfg)

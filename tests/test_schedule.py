@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from desire_bp import preset
@@ -45,6 +45,7 @@ def test_annealing_reaches_the_floor_exactly_at_the_last_epoch(schedule):
     assert held.lr_at(60) == 1e-5 and held.lr_at(99) == pytest.approx(0.0, abs=1e-20)
 
 
+@example(schedule="cosine", epochs=1, hold=0, restart=2, floor_frac=0.19160717791787302)
 @given(
     schedule=st.sampled_from(["exp", "constant", "cosine", "linear"]),
     epochs=st.integers(1, 400),

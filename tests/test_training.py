@@ -59,9 +59,10 @@ def test_run_directory_contents_and_best(tmp_path, small_data):
     for r in rows:
         assert 0 <= r["test_accuracy"] <= 100 and 0 <= r["train_accuracy"] <= 100
         assert r["lr"] == pytest.approx(cfg.lr_at(r["epoch"]))
+        assert len(r["w_std"]) == len(r["w_max_abs"]) == len(r["runaway"]) == 3
     best = load_checkpoint(tmp_path / "best.npz")
     assert best.meta["metrics"]["test_accuracy"] == max(r["test_accuracy"] for r in rows)
-    for name in ("best.npz", "checkpoint.npz"):  # issue 4: committed checkpoints are compressed
+    for name in ("best.npz", "checkpoint.npz"):  # checkpoints are compressed
         with zipfile.ZipFile(tmp_path / name) as z:
             assert all(i.compress_type == zipfile.ZIP_DEFLATED for i in z.infolist())
     net = Network.load(tmp_path / "best.npz")
@@ -207,7 +208,7 @@ def test_cli_train_eval_resume(tmp_path, mnist_dir, capsys):
         )
         == 0
     )
-    origin = json.loads((tmp_path / "again" / "config.json").read_text())["extra"]["init_from"]
+    origin = json.loads((tmp_path / "again" / "config.json").read_text())["init_from"]
     assert origin["path"] == str(run / "best.npz") and len(origin["sha256"]) == 64
     from desire_bp.report import config_differences
 
@@ -297,14 +298,14 @@ def test_restart_chain_offsets(tmp_path):
         d.mkdir()
     (a / "config.json").write_text(json.dumps({"extra": {}}))
     origin_b = {"path": str(a / "checkpoint.npz"), "epoch": 229}
-    (b / "config.json").write_text(json.dumps({"extra": {"init_from": origin_b}}))
+    (b / "config.json").write_text(json.dumps({"init_from": origin_b}))  # the current form
     assert _epochs_before(origin_b) == 230
     assert _epochs_before({"path": str(b / "checkpoint.npz"), "epoch": 149}) == 380
     # a source whose run directory is gone counts its own epochs only
     assert _epochs_before({"path": str(tmp_path / "gone" / "best.npz"), "epoch": 9}) == 10
     # a cycle (a run directory naming itself) stops instead of recursing forever
     loop = {"path": str(a / "checkpoint.npz"), "epoch": 0}
-    (a / "config.json").write_text(json.dumps({"extra": {"init_from": loop}}))
+    (a / "config.json").write_text(json.dumps({"extra": {"init_from": loop}}))  # the older form
     assert _epochs_before(loop) == 33
 
 

@@ -1,12 +1,12 @@
 """The data behind the paper's analysis figures (Fig. 6, 7 and 8), and recorders for training.
 
 Everything here is a pure function of weights, a configuration and data, vectorised over
-samples (NumPy, float32, the same equations as :mod:`desire_bp.reference`):
+samples (NumPy, float32, the same equations as :mod:`desire_bp.engine.reference`):
 
 * :func:`forward_counts` -- spike counts of every layer for many samples at once
   (evaluation mode: no dropout, no scaling).
 * :func:`desires`        -- the desire of every LIF layer, computed as in the backward pass
-  without dropout (SPEC "Backward pass: desire values").
+  without dropout (``docs/spec.md``, "Backward pass: desire").
 * :func:`activity`       -- both at once, an :class:`Activity`.
 * :func:`local_losses`   -- Fig. 6: per LIF layer, ``e^2`` averaged over neurons and samples.
 * :func:`class_rates`    -- Fig. 7: mean relative spike count ``n / T`` per neuron and class.
@@ -23,15 +23,15 @@ samples (NumPy, float32, the same equations as :mod:`desire_bp.reference`):
   during the first samples of epoch 0.
 
 Floating point: both engines of :func:`forward_counts` sum the synaptic input in float32 in
-ascending pre-synaptic index like :func:`desire_bp.reference.synaptic_input`, and
+ascending pre-synaptic index like :func:`desire_bp.engine.reference.synaptic_input`, and
 :func:`desires` sums the backward products in float64 like
-:func:`desire_bp.reference.hidden_desire`, so counts and desire are bit-identical to the
+:func:`desire_bp.engine.reference.hidden_desire`, so counts and desire are bit-identical to the
 reference and to the training engine (the tests check it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,9 +39,8 @@ from typing import Any
 import numpy as np
 from numba.typed import List
 
-from . import kernels
 from .config import Config
-from .network import pixel_matrix
+from .engine import Network, kernels, pixel_matrix
 
 F32 = np.float32
 
@@ -57,6 +56,7 @@ __all__ = [
     "select_neurons",
     "accuracy_curve",
     "Recorder",
+    "record_hooks",
     "read_spike_records",
     "read_contributions",
 ]
@@ -95,7 +95,7 @@ def _ordered_input(s: np.ndarray, WT: np.ndarray) -> np.ndarray:
     Args:
         s: ``(B, n_in)`` bool spikes; WT: ``(n_in, n_out)`` float32.
     Returns:
-        ``(B, n_out)`` float32, bit-identical to :func:`desire_bp.reference.synaptic_input`
+        ``(B, n_out)`` float32, bit-identical to :func:`desire_bp.engine.reference.synaptic_input`
         (scale 1) for every sample.
     """
     acc = np.zeros((s.shape[0], WT.shape[1]), F32)
@@ -112,7 +112,8 @@ def forward_counts(
     batch_size: int = 256,
     engine: str = "fast",
 ) -> list[np.ndarray]:
-    """Spike counts of every layer for many samples (SPEC forward pass, evaluation mode).
+    """Spike counts of every layer for many samples (``docs/spec.md``, "Forward pass",
+    evaluation mode).
 
     Args:
         weights: ``L`` arrays, ``weights[l-1]`` is ``W_l`` of shape ``(n_l, n_{l-1})``.
@@ -493,6 +494,39 @@ class Recorder:
                 n_test=np.array(n),
                 every=np.array(self.contrib_every),
             )
+
+
+def record_hooks(
+    kinds: Sequence[str],
+    cfg: Config,
+    run_dir: str | Path,
+    *,
+    data_dir: str | Path | None = None,
+    samples: int | None = None,
+    log: Callable[[str], None] | None = print,
+    **options: int,
+) -> dict[str, Any]:
+    """The ``on_epoch`` / ``on_sample`` hooks that record ``kinds`` (of :data:`RECORD_KINDS`)
+    during :func:`desire_bp.training.train` of ``cfg`` into ``run_dir``: keyword arguments for
+    ``train`` (empty without kinds).
+
+    The recordings use the run's test set (its first ``cfg.test_samples``), cut to its first
+    ``samples`` when given; ``options`` go to :class:`Recorder` (``spike_epochs``, ...).
+    """
+    if not kinds:
+        return {}
+    from .data import load_dataset
+
+    run_dir = Path(run_dir)
+    test = load_dataset(cfg.dataset, "test", data_dir).subset(cfg.test_samples)
+    if samples:
+        test = test.subset(samples)
+    rec = Recorder(kinds, cfg, run_dir, test.images, test.labels, **options)
+    if log is not None:
+        log(f"recording {', '.join(kinds)} on {len(test.labels)} test samples into {run_dir}")
+    if "contributions" in kinds and not (run_dir / "checkpoint.npz").exists():
+        rec.start(Network.init(cfg))  # the snapshot before the first sample
+    return {"on_epoch": rec.on_epoch, "on_sample": rec.on_sample}
 
 
 def read_spike_records(run_dir: str | Path) -> dict[int, dict[str, np.ndarray]]:

@@ -18,9 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from . import kernels, reference
 from .config import preset
-from .network import Network, to_float_pixels
+from .engine import Network, kernels, reference, to_float_pixels
 
 F32 = np.float32
 

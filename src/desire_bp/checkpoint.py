@@ -2,7 +2,8 @@
 
 Layout of a checkpoint file:
 
-* ``W1 .. WL``: float32 weights, ``W_l`` of shape ``(n_l, n_{l-1})`` (SPEC orientation).
+* ``W1 .. WL``: float32 weights, ``W_l`` of shape ``(n_l, n_{l-1})`` (the
+  specification's orientation).
 * ``config``: the run's :class:`~desire_bp.config.Config` as a JSON string.
 * ``meta``: a JSON object (epoch, metrics, format version, ...).
 

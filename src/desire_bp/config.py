@@ -1,37 +1,151 @@
-"""Hyper-parameters and presets (SPEC.md, "Hyper-parameters and presets").
+"""Hyper-parameters and presets (``docs/spec.md``, "Hyper-parameters and presets").
 
 A :class:`Config` holds everything that defines a training run: the network's layer sizes, every
-hyper-parameter of SPEC's table, and the training-loop settings (data set, epochs, seed, subset
-sizes).  It is immutable, validated on construction, and round-trips through plain dictionaries
-(JSON) so that a run directory fully describes its run.
+hyper-parameter of the specification's table, and the training-loop settings (data set,
+epochs, seed, subset sizes).  It is immutable, validated on construction, and round-trips
+through plain dictionaries (JSON) so that a run directory fully describes its run.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Config", "ConfigError", "PRESETS", "preset", "HIDDEN_ERRORS", "LEAKS", "SCHEDULES"]
+__all__ = [
+    "Config",
+    "ConfigError",
+    "IntSpec",
+    "InitFrom",
+    "PRESETS",
+    "preset",
+    "ARITHMETICS",
+    "DATASETS",
+    "SPLITS",
+    "ENGINES",
+    "HIDDEN_ERRORS",
+    "LEAKS",
+    "ROUNDINGS",
+    "SCHEDULES",
+]
 
-#: Hidden-layer error forms: ``"abs"`` is SPEC's default (absolute error, margin-scaled rate);
+#: Hidden-layer error forms: ``"abs"`` is the specification's default (absolute error,
+#: margin-scaled rate);
 #: ``"signed"`` is the paper's Eq. 14 (``target - n/T``, target 1 meaning ``T`` spikes).
 HIDDEN_ERRORS = ("abs", "signed")
 
-#: Leak rules of the LIF layers: ``"always"`` is SPEC's (leak first at every step);
+#: Leak rules of the LIF layers: ``"always"`` is the specification's (leak first at every step);
 #: ``"skip-after-spike"`` leaks only neurons that did not fire at the previous step, as some
 #: versions of the authors' PyTorch code do (decay applied after reset, only where no spike).
 LEAKS = ("always", "skip-after-spike")
 
-#: Learning-rate schedules (see :meth:`Config.lr_at`): ``"exp"`` is SPEC's exponential decay,
+#: Learning-rate schedules (see :meth:`Config.lr_at`): ``"exp"`` is the specification's
+#: exponential decay,
 #: ``"constant"`` keeps ``lr``, ``"cosine"`` and ``"linear"`` anneal from ``lr`` to ``lr_floor``,
 #: reached exactly at the last epoch of the run (or of each restart cycle).
 SCHEDULES = ("exp", "constant", "cosine", "linear")
 
 
+#: The data sets (``Config.dataset``) and their splits.
+DATASETS = ("mnist", "fashion-mnist")
+SPLITS = ("train", "test")
+
+#: The engines of both arithmetics: the fast Numba kernels and the readable reference.
+ENGINES = ("fast", "reference")
+
+#: Arithmetics of training: float32 (the specification's) or the integer, multiplication-free
+#: mode (``Config.integer`` set; ``docs/integer.md``).
+ARITHMETICS = ("float", "int")
+
+#: Rounding of the integer weight update (:attr:`IntSpec.rounding`).
+ROUNDINGS = ("nearest", "stochastic")
+
+
 class ConfigError(ValueError):
     """A hyper-parameter or configuration value is invalid; the message names it."""
+
+
+@dataclass(frozen=True)
+class IntSpec:
+    """Widths and fixed-point formats of the integer mode (``docs/integer.md``).
+
+    Attributes:
+        weight_bits: weight width in bits (two's complement), 2..32; 16 by default.
+        frac_bits: fraction bits ``f_l`` per LIF layer (``W = W_int * 2**-f_l``); ``None``:
+            chosen from the weights by :func:`desire_bp.integer.choose_frac_bits` when the
+            network is built.
+        headroom: ``choose_frac_bits`` keeps ``headroom * max|W_l|`` representable.
+        trace_frac: fraction bits of the pre-synaptic traces (``r_int = r * 2**trace_frac``).
+        lr_terms: power-of-two terms of the learning rate (1: a plain right shift).
+        rounding: of the weight update, ``"stochastic"`` (default: add a pseudo-random
+            ``rho`` in ``[0, 2**sh)`` before the shift; xorshift32 seeded per sample and layer
+            from the sample's bytes, label and masks -- deterministic and unbiased) or
+            ``"nearest"`` (half up; updates below half a weight step are lost).
+    """
+
+    weight_bits: int = 16
+    frac_bits: tuple[int, ...] | None = None
+    headroom: float = 2.0
+    trace_frac: int = 10
+    lr_terms: int = 2
+    rounding: str = "stochastic"
+
+    def __post_init__(self) -> None:
+        if not 2 <= int(self.weight_bits) <= 32:
+            raise ConfigError(f"weight_bits = {self.weight_bits}: must be in 2..32")
+        if not 0 <= int(self.trace_frac) <= 20:
+            raise ConfigError(f"trace_frac = {self.trace_frac}: must be in 0..20")
+        if not 1 <= int(self.lr_terms) <= 4:
+            raise ConfigError(f"lr_terms = {self.lr_terms}: must be in 1..4")
+        if not self.headroom >= 1:
+            raise ConfigError(f"headroom = {self.headroom}: must be >= 1")
+        if self.rounding not in ROUNDINGS:
+            raise ConfigError(f"rounding = {self.rounding!r}: must be one of {ROUNDINGS}")
+        if self.frac_bits is not None:
+            object.__setattr__(self, "frac_bits", tuple(int(f) for f in self.frac_bits))
+
+    def replace(self, **changes: Any) -> IntSpec:
+        """A copy with ``changes`` applied."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable form (``Config.integer`` in ``config.json``)."""
+        d = dataclasses.asdict(self)
+        d["frac_bits"] = None if self.frac_bits is None else list(self.frac_bits)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> IntSpec:
+        """Inverse of :meth:`to_dict`."""
+        d = dict(d)
+        d.setdefault("rounding", "nearest")  # formats written before the option existed
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class InitFrom:
+    """Where the initial weights of a run started from a checkpoint came from
+    (``desire-bp train --init-from``).
+
+    Attributes:
+        path: the checkpoint file as given.
+        epoch: its 0-based epoch index in its own run (``None``: not recorded).
+        sha256: SHA-256 of the file.
+    """
+
+    path: str
+    epoch: int | None = None
+    sha256: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable form (``Config.init_from`` in ``config.json``)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> InitFrom:
+        """Inverse of :meth:`to_dict`."""
+        return cls(**d)
 
 
 @dataclass(frozen=True)
@@ -50,7 +164,8 @@ class Config:
         lr: learning rate at epoch 0.
         lr_decay: decay rate of the ``"exp"`` schedule,
             ``lr(epoch) = lr * exp(-lr_decay * epoch)``, epoch counted from 0.
-        schedule: learning-rate schedule, one of :data:`SCHEDULES` (default ``"exp"``, SPEC's).
+        schedule: learning-rate schedule, one of :data:`SCHEDULES` (default ``"exp"``,
+            the specification's).
         lr_floor: learning rate of the last epoch of a ``"cosine"`` or ``"linear"`` annealing
             (0 <= lr_floor <= lr).
         hold_epochs: epochs at the constant rate ``lr`` before the schedule starts (its epoch
@@ -60,8 +175,9 @@ class Config:
             each cycle anneals down to ``lr_floor`` at its last epoch.
         p_in: dropout probability of the input layer.
         p_hid: dropout probability of every hidden layer (never the output layer).
-        hidden_error: ``"abs"`` (SPEC default) or ``"signed"`` (paper Eq. 14).
-        leak: ``"always"`` (SPEC default) or ``"skip-after-spike"`` (see :data:`LEAKS`).
+        hidden_error: ``"abs"`` (the specification's default) or ``"signed"`` (paper Eq. 14).
+        leak: ``"always"`` (the specification's default) or ``"skip-after-spike"`` (see
+            :data:`LEAKS`).
         dataset: ``"mnist"`` or ``"fashion-mnist"``.
         epochs: number of training epochs.
         seed: seed of weight initialisation, shuffling and dropout masks.
@@ -70,6 +186,8 @@ class Config:
         validation: hold out the last N training images as a validation set (0: none); the
             model is trained on the rest, and the best checkpoint is chosen on the validation
             set instead of the test set.
+        integer: the integer format of a run in integer arithmetic (``None``: float32).
+        init_from: where the initial weights came from (``None``: seeded initialisation).
     """
 
     sizes: tuple[int, ...] = (784, 1600, 800, 10)
@@ -95,10 +213,15 @@ class Config:
     train_samples: int | None = None
     test_samples: int | None = None
     validation: int = 0
-    extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    integer: IntSpec | None = None
+    init_from: InitFrom | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sizes", tuple(int(s) for s in self.sizes))
+        if isinstance(self.integer, dict):
+            object.__setattr__(self, "integer", IntSpec.from_dict(self.integer))
+        if isinstance(self.init_from, dict):
+            object.__setattr__(self, "init_from", InitFrom.from_dict(self.init_from))
         self.validate()
 
     # ------------------------------------------------------------------ derived values
@@ -106,6 +229,11 @@ class Config:
     def beta(self) -> float:
         """Leak factor of membrane potentials and traces, ``1 - 2**-mempot_decay``."""
         return 1.0 - 2.0 ** (-self.mempot_decay)
+
+    @property
+    def arithmetic(self) -> str:
+        """``"int"`` when :attr:`integer` is set, else ``"float"``."""
+        return "float" if self.integer is None else "int"
 
     @property
     def n_layers(self) -> int:
@@ -120,7 +248,7 @@ class Config:
         ``restart_every`` epochs when that is > 0.  With ``L`` the length of a cycle
         (``restart_every``, or the epochs left after the hold):
 
-        - ``"exp"``: ``lr * exp(-lr_decay * k)`` (SPEC's schedule: no hold, no restart);
+        - ``"exp"``: ``lr * exp(-lr_decay * k)`` (the specification's: no hold, no restart);
         - ``"constant"``: ``lr``;
         - ``"cosine"``: ``lr_floor + (lr - lr_floor) * (1 + cos(pi * k / (L - 1))) / 2``;
         - ``"linear"``: ``lr_floor + (lr - lr_floor) * (1 - k / (L - 1))``.
@@ -129,7 +257,9 @@ class Config:
         one-epoch cycle uses ``lr``).  Without restarts they depend on :attr:`epochs`.
         """
         if self.schedule == "exp" and self.hold_epochs == 0 and self.restart_every == 0:
-            return self.lr * math.exp(-self.lr_decay * epoch)  # SPEC's expression, bit for bit
+            return self.lr * math.exp(
+                -self.lr_decay * epoch
+            )  # docs/spec.md's expression, bit for bit
         if self.schedule == "constant" or epoch < self.hold_epochs:
             return self.lr
         k = epoch - self.hold_epochs
@@ -146,7 +276,8 @@ class Config:
             shape = 0.5 * (1.0 + math.cos(math.pi * frac))
         else:
             shape = 1.0 - frac
-        return self.lr_floor + (self.lr - self.lr_floor) * shape
+        # clamped: lr_floor + (lr - lr_floor) * 1.0 can round one ulp above lr
+        return min(self.lr, self.lr_floor + (self.lr - self.lr_floor) * shape)
 
     @property
     def schedule_depends_on_epochs(self) -> bool:
@@ -205,6 +336,10 @@ class Config:
             bad("hidden_error", f"must be one of {HIDDEN_ERRORS}")
         if self.leak not in LEAKS:
             bad("leak", f"must be one of {LEAKS}")
+        if self.integer is not None and not isinstance(self.integer, IntSpec):
+            bad("integer", "must be an IntSpec or None")
+        if self.init_from is not None and not isinstance(self.init_from, InitFrom):
+            bad("init_from", "must be an InitFrom or None")
         if int(self.epochs) != self.epochs or self.epochs < 0:
             bad("epochs", "must be an integer >= 0")
         if int(self.seed) != self.seed or self.seed < 0:
@@ -223,14 +358,27 @@ class Config:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-serialisable dictionary (``sizes`` as a list)."""
-        d = dataclasses.asdict(self)
+        """Plain JSON-serialisable dictionary (``sizes`` as a list, ``integer`` and
+        ``init_from`` as dictionaries or ``None``)."""
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         d["sizes"] = list(self.sizes)
+        for name in ("integer", "init_from"):
+            d[name] = None if d[name] is None else d[name].to_dict()
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Config:
-        """Inverse of :meth:`to_dict`; unknown keys raise :class:`ConfigError`."""
+        """Inverse of :meth:`to_dict`; unknown keys raise :class:`ConfigError`.
+
+        Also reads the form written by earlier versions, which kept ``integer`` and
+        ``init_from`` in a dictionary ``extra``.
+        """
+        d = dict(d)
+        old = d.pop("extra", None) or {}
+        if not isinstance(old, dict) or set(old) - {"integer", "init_from"}:
+            raise ConfigError(f"config field 'extra' = {old!r}: unknown entries")
+        for name, value in old.items():
+            d.setdefault(name, value)
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(d) - names)
         if unknown:
@@ -238,7 +386,7 @@ class Config:
         return cls(**d)
 
 
-#: The two presets of SPEC.md.
+#: The two presets of the specification (``docs/spec.md``).
 PRESETS: dict[str, Config] = {
     "mnist": Config(),
     "fashion-mnist": Config(

@@ -24,7 +24,13 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["LayerFingerprint", "Fingerprint", "fingerprint", "format_fingerprints"]
+__all__ = [
+    "LayerFingerprint",
+    "Fingerprint",
+    "fingerprint",
+    "format_fingerprints",
+    "summary",
+]
 
 DEFAULT_THRESHOLDS = (1.0, 5.0, 20.0)
 
@@ -167,3 +173,16 @@ def format_fingerprints(names: Sequence[str], fps: Sequence[Fingerprint]) -> str
         return label.ljust(width) + "  " + "  ".join(cells)
 
     return "\n".join([line("", names), *(line(label, vals) for label, vals in rows)])
+
+
+def summary(weights: Sequence[np.ndarray], runaway_threshold: float = 20.0) -> dict[str, list]:
+    """A compact per-epoch fingerprint for metrics files: per layer (``W1`` first) the
+    standard deviation, the maximum ``|w|`` and the number of neurons whose maximum incoming
+    ``|w|`` exceeds ``runaway_threshold``."""
+    std, max_abs, runaway = [], [], []
+    for w in weights:
+        a = np.abs(np.asarray(w, dtype=np.float64))
+        std.append(round(float(np.asarray(w, dtype=np.float64).std()), 6))
+        max_abs.append(round(float(a.max()), 4))
+        runaway.append(int((a.max(axis=1) > runaway_threshold).sum()))
+    return {"w_std": std, "w_max_abs": max_abs, "runaway": runaway}

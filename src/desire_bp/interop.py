@@ -9,24 +9,26 @@ writes a NIR graph built for simulators that step a PyTorch module once per time
 * **The encoder is outside the graph.**  The input of each step is the spike vector of the IF
   input layer (:func:`encode`: ``v += x``, spike where ``v >= theta_p``, ``v -= theta_p``,
   ``x = byte / 255``); snnTorch 1.0 imports NIR's ``IF`` as a *leaky* neuron that returns a
-  tuple, and Norse's ``IF`` integrates with ``dt``, so neither can run SPEC's encoder.
-* **No Delay nodes; run ``T - (L - 1)`` steps instead of ``T``.**  In SPEC layer ``l >= 2``
-  sees layer ``l - 1``'s spikes one step late.  A layer whose input is zero at step 0 stays at
-  ``v = 0``, so with the delays layer ``l`` produces at step ``t`` exactly what it produces at
-  step ``t - (l - 1)`` without them: the output spike counts over ``T`` steps with delays
-  equal the counts over the first ``T - (L - 1)`` steps without.  Neither snnTorch 1.0 nor
-  Norse 1.1 reads ``Delay`` nodes; this graph needs none and loses nothing.  Graph metadata
-  ``steps`` is that number (18 for ``T = 20`` and three layers).
+  tuple, and Norse's ``IF`` integrates with ``dt``, so neither can run the specification's
+  encoder (``docs/spec.md``).
+* **No Delay nodes; run ``T - (L - 1)`` steps instead of ``T``.**  In the specification layer
+  ``l >= 2`` sees layer ``l - 1``'s spikes one step late.  A layer whose input is zero at
+  step 0 stays at ``v = 0``, so with the delays layer ``l`` produces at step ``t`` exactly what
+  it produces at step ``t - (l - 1)`` without them: the output spike counts over ``T`` steps
+  with delays equal the counts over the first ``T - (L - 1)`` steps without.  Neither
+  snnTorch 1.0 nor Norse 1.1 reads ``Delay`` nodes; this graph needs none and loses nothing.
+  Graph metadata ``steps`` is that number (18 for ``T = 20`` and three layers).
 * **CubaLIF with ``tau_syn = dt``** (``w_in = 1``): under forward Euler with step ``dt`` the
   synaptic current is the input of the same step, ``I = (1 - dt/tau_syn) I + (dt/tau_syn) x
-  = x``, and ``tau_mem = dt / (1 - beta)``, ``r = tau_mem / dt`` give SPEC's
+  = x``, and ``tau_mem = dt / (1 - beta)``, ``r = tau_mem / dt`` give the specification's
   ``v = beta v + W u``.  A plain LIF node would do too, but Norse 1.1's ``from_nir`` passes its
   ``reset_method`` to CubaLIF nodes only; snnTorch reads CubaLIF as ``Synaptic`` with
   ``alpha = 0`` (the same neuron as its ``Leaky``).
 * ``v_threshold = theta_p`` and ``v_reset = 0``: NIR, snnTorch and Norse fire on
-  ``v > v_threshold`` (SPEC: ``>=``; they differ only where ``v`` is exactly ``theta_p``), and a
-  subtractive reset in Norse and snnTorch subtracts ``v_threshold``, which must be
-  ``theta_p``.  Node metadata ``reset_mode = "subtract"`` records SPEC's reset.
+  ``v > v_threshold`` (the specification: ``>=``; they differ only where ``v`` is exactly
+  ``theta_p``), and a subtractive reset in Norse and snnTorch subtracts ``v_threshold``, which
+  must be ``theta_p``.  Node metadata ``reset_mode = "subtract"`` records the specification's
+  reset.
 * ``dt = 1e-4`` s: snnTorch 1.0's importer assumes it; pass ``dt=1e-4`` to Norse's
   ``from_nir`` (its default 1e-3 would leak 10 times faster).
 
@@ -65,19 +67,20 @@ LOST_SPIKES = (
     "the IF input encoder is outside the graph: feed encode(images, steps, theta_p), one "
     "spike vector per step (desire_bp.interop.encode)",
     "no Delay nodes: run `steps` = T - (L-1) steps (the same output spike counts as T steps "
-    "with SPEC's one-step delays)",
+    "with the specification's one-step delays)",
     "subtractive reset (v -= theta_p): NIR resets to v_reset = 0; Norse: pass "
     "reset_method=reset_subtract (exact); snnTorch's importer always resets to zero",
     "threshold v >= theta_p: NIR, snnTorch and Norse fire on v > v_threshold = theta_p "
     "(differs only where v is exactly theta_p)",
     "discrete time: forward Euler with dt = 1e-4 s (snnTorch assumes it; Norse: pass dt=1e-4); "
-    "CubaLIF with tau_syn = dt is SPEC's LIF only under forward Euler",
+    "CubaLIF with tau_syn = dt is the specification's LIF only under forward Euler",
     "read-out: spike counts over `steps` steps, strict maximum (ties = no decision): metadata",
 )
 
 
 def steps_without_delay(cfg: Config) -> int:
-    """Steps that a graph without the one-step delays runs to count SPEC's ``T``-step spikes."""
+    """Steps that a graph without the one-step delays runs to count the spikes that the
+    specification's ``T`` steps count."""
     return int(cfg.T) - (len(cfg.sizes) - 2)
 
 
@@ -111,7 +114,7 @@ def to_nir_spikes(weights: list[np.ndarray], cfg: Config, dt: float = 1e-4) -> A
         "v >= theta_p, v -= theta_p; one spike vector per step, `steps` steps",
         "readout": "output spike counts over `steps` steps; class = strict maximum (tie: none)",
         "delay": "none: `steps` = T - (L - 1) steps without delays count the same spikes as "
-        "T steps with SPEC's one-step delays",
+        "T steps with the specification's one-step delays",
     }
     return layer_chain(nodes, [], weights, cfg, dt, cuba_lif, False, meta)
 
@@ -119,7 +122,7 @@ def to_nir_spikes(weights: list[np.ndarray], cfg: Config, dt: float = 1e-4) -> A
 def encode(images: np.ndarray, steps: int, theta_p: float = 1.0) -> np.ndarray:
     """The IF input layer's spikes, ``(steps, N, n_0)`` float32 0/1, of images ``(N, ...)``
     (uint8 bytes or floats in [0, 1]): ``v += x``, spike where ``v >= theta_p``, subtract."""
-    from .network import pixel_matrix
+    from .engine import pixel_matrix
 
     X = pixel_matrix(images)
     theta = F32(theta_p)

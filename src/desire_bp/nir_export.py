@@ -13,14 +13,17 @@ assumes; ``beta = 1 - 2**-mempot_decay``):
   one of the ``T`` steps; the encoder is ``IF(r = 1, v_threshold, v_reset = 0)``
   (``v += r * x`` per step, the discrete reading snnTorch's importer uses);
 * ``LIF(tau = dt / (1 - beta), r = tau / dt, v_leak = 0, v_threshold, v_reset = 0)``: one
-  forward-Euler step of ``tau dv/dt = -v + r I`` is ``v = beta v + I``, SPEC's leak-first LIF;
-* ``Delay(delay = dt)`` between LIF layers (SPEC's one-step delay ``u_l[t] = s_{l-1}[t-1]``);
+  forward-Euler step of ``tau dv/dt = -v + r I`` is ``v = beta v + I``, the specification's
+  leak-first LIF (``docs/spec.md``);
+* ``Delay(delay = dt)`` between LIF layers (the specification's one-step delay
+  ``u_l[t] = s_{l-1}[t-1]``);
 * ``v_threshold`` is the largest float32 below ``theta_p``: NIR fires on ``v > v_threshold``
-  and SPEC on ``v >= theta_p``; for float32 potentials the two are the same test.
+  and the specification on ``v >= theta_p``; for float32 potentials the two are the same test.
 
 What NIR 1.0 cannot express (printed by the command, listed in ``docs/nir.md``):
 
-* **subtractive reset** -- NIR's IF/LIF reset to ``v_reset``; SPEC subtracts ``theta_p``.
+* **subtractive reset** -- NIR's IF/LIF reset to ``v_reset``; the specification subtracts
+  ``theta_p``.
   Stored only as node metadata (``reset_mode = "subtract"``, ``reset_by = theta_p``), which
   :func:`simulate` honours and standard NIR tools ignore.
 * **discrete time** -- NIR is continuous-time; the export assumes forward Euler with step
@@ -42,7 +45,6 @@ NIR semantics, with desire-bp's metadata, and in the installed libraries.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +52,16 @@ import numpy as np
 
 from .config import Config
 
-__all__ = ["to_nir", "export_nir", "simulate", "LOST", "add_commands", "DEFAULT_DT", "TARGETS"]
+__all__ = [
+    "to_nir",
+    "export_nir",
+    "simulate",
+    "agreement",
+    "node_chain",
+    "LOST",
+    "DEFAULT_DT",
+    "TARGETS",
+]
 
 F32 = np.float32
 DEFAULT_DT = 1e-4
@@ -121,16 +132,17 @@ def to_nir(
             metadata=reset_metadata(cfg),
         )
 
+    left_out = "left out (not the specification's semantics)"
     meta = {
         "input": "pixel bytes / 255, constant input at each of the T steps",
         "readout": "output spike counts over T steps; class = strict maximum (tie: none)",
-        "delay": "one step between LIF layers" if delay else "left out (not SPEC semantics)",
+        "delay": "one step between LIF layers" if delay else left_out,
     }
     return layer_chain(nodes, [("input", "encoder")], weights, cfg, dt, lif, delay, meta)
 
 
 def reset_metadata(cfg: Config) -> dict[str, Any]:
-    """Node metadata of SPEC's reset and threshold (desire-bp's extension of NIR)."""
+    """Node metadata of the specification's reset and threshold (desire-bp's extension of NIR)."""
     return {"reset_mode": "subtract", "reset_by": float(cfg.theta_p), "threshold_rule": ">="}
 
 
@@ -212,7 +224,7 @@ def _meta_str(v: Any) -> str:
     return v.decode() if isinstance(v, bytes) else str(v)
 
 
-def _chain(graph: Any) -> list[str]:
+def node_chain(graph: Any) -> list[str]:
     """The node names of a feed-forward chain from the Input to the Output node."""
     nxt: dict[str, str] = {}
     for a, b in graph.edges:
@@ -248,10 +260,10 @@ def simulate(
     fire where ``v > v_threshold``; ``Delay``: output of ``round(delay / dt)`` steps earlier
     (zeros before).  Reset: NIR's ``v = v_reset`` where a spike was emitted.  With
     ``honour_metadata``, node metadata ``reset_mode = "subtract"`` means ``v -= reset_by``
-    (SPEC's subtractive reset) and ``threshold_rule = ">="`` firing where ``v >= reset_by``:
-    desire-bp's extensions, which NIR tools ignore.
+    (the specification's subtractive reset) and ``threshold_rule = ">="`` firing where
+    ``v >= reset_by``: desire-bp's extensions, which NIR tools ignore.
     Weights are summed over the spiking inputs in ascending index order, so that float32
-    results match :class:`desire_bp.network.Network` exactly.
+    results match :class:`desire_bp.engine.network.Network` exactly.
 
     Args:
         graph: a ``nir.NIRGraph`` (a chain).
@@ -277,7 +289,7 @@ def simulate(
     single = x.ndim == 1
     X = x[None, :] if single else x
     N = X.shape[1] if sequence else X.shape[0]
-    nodes = [graph.nodes[k] for k in _chain(graph)]
+    nodes = [graph.nodes[k] for k in node_chain(graph)]
     state = [_initial_state(node, N, dt) for node in nodes]
     counts = None
     for t in range(T):
@@ -374,11 +386,11 @@ def _step(node: Any, st: Any, sig: np.ndarray, dt: float, honour: bool, exact: b
     return spk.astype(F32)
 
 
-# ----------------------------------------------------------------------------- CLI
+# ----------------------------------------------------------------------------- agreement
 
 
 def _scores(counts: np.ndarray, ours: np.ndarray, labels: np.ndarray) -> dict[str, float]:
-    from .network import predictions_from_counts
+    from .engine import predictions_from_counts
 
     pred = predictions_from_counts(counts)
     return {
@@ -388,13 +400,14 @@ def _scores(counts: np.ndarray, ours: np.ndarray, labels: np.ndarray) -> dict[st
     }
 
 
-def _agreement(graph: Any, net: Any, images: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
+def agreement(graph: Any, net: Any, images: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
     """Run a (read-back) graph as NIR prescribes, as desire-bp's metadata says, and in every
-    installed library that can run it; compare with the engine on the same samples."""
+    installed library that can run it (graphs of ``--target snntorch|norse``); compare with
+    ``net`` on the same samples: identical count rows, same predictions, accuracies."""
     from importlib.util import find_spec
 
+    from .engine import predictions_from_counts, to_float_pixels
     from .interop import encode, run_library
-    from .network import predictions_from_counts, to_float_pixels
 
     meta = graph.metadata
     spikes_in = "steps" in meta  # the snnTorch/Norse graph: the encoder is outside
@@ -433,64 +446,3 @@ def _agreement(graph: Any, net: Any, images: np.ndarray, labels: np.ndarray) -> 
         counts = run_library(graph, images, lib, **options)
         res[name] = {"note": note, **_scores(counts, ours, labels)}
     return res
-
-
-def cmd_export_nir(args: argparse.Namespace) -> int:
-    """``desire-bp export-nir CHECKPOINT OUT.nir``."""
-    import json
-
-    try:
-        import nir
-    except ImportError as e:  # pragma: no cover - depends on the environment
-        raise SystemExit("export-nir needs the nir package: pip install 'desire-bp[nir]'") from e
-    graph = export_nir(args.checkpoint, args.out, args.dt, not args.no_delay, args.target)
-    print(f"wrote {args.out}: " + " -> ".join(_chain(graph)))
-    if args.target != "nir":
-        from .interop import LOST_SPIKES
-
-        print(f"for snnTorch and Norse: run {graph.metadata['steps']} steps, encoder outside")
-        lost = LOST_SPIKES
-    else:
-        lost = LOST
-    print("not expressible in NIR 1.0 (see docs/nir.md):")
-    for line in lost:
-        print(f"  - {line}")
-    if args.check:
-        from .data import load_dataset
-        from .network import Network
-
-        net = Network.load(args.checkpoint)
-        test = load_dataset(net.cfg.dataset, "test", args.data_dir).subset(args.check)
-        back = nir.read(str(args.out))  # check what was written, not the in-memory graph
-        res = _agreement(back, net, test.images, test.labels)
-        print(json.dumps(res, indent=1))
-    return 0
-
-
-def add_commands(subparsers: Any) -> None:
-    """Add ``desire-bp export-nir``."""
-    p = subparsers.add_parser("export-nir", help="export a checkpoint as a NIR graph")
-    p.add_argument("checkpoint", help="an .npz checkpoint")
-    p.add_argument("out", help="the .nir (HDF5) file to write")
-    p.add_argument("--dt", type=float, default=DEFAULT_DT, help="step length in s (1e-4)")
-    p.add_argument(
-        "--target",
-        choices=TARGETS,
-        default="nir",
-        help="nir: encoder and delays in the graph; snntorch, norse: one graph for both "
-        "importers (encoder spikes in, no Delay nodes, T - (L-1) steps; docs/nir.md)",
-    )
-    p.add_argument(
-        "--check",
-        type=int,
-        metavar="N",
-        help="read back, run N test samples under NIR semantics, with desire-bp's metadata "
-        "and (--target snntorch|norse) in the installed libraries; compare with the engine",
-    )
-    p.add_argument(
-        "--no-delay",
-        action="store_true",
-        help="leave out the Delay nodes (for importers without Delay; changes the network)",
-    )
-    p.add_argument("--data-dir")
-    p.set_defaults(func=cmd_export_nir)

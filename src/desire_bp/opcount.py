@@ -1,6 +1,6 @@
 """Operation counts per neuron per sample (the paper's Table 3), measured on real samples.
 
-``desire-bp table3`` runs the readable engine (:mod:`desire_bp.reference` in float mode,
+``desire-bp table3`` runs the readable engine (:mod:`desire_bp.engine.reference` in float mode,
 :mod:`desire_bp.integer` in integer mode) on real training samples with dropout, takes the
 events of each sample (spikes, traces, desire, masks) and counts the operations that an
 **event-driven** implementation of exactly that algorithm needs.  Counted as:
@@ -41,17 +41,17 @@ Update:
 
 A saturating addition counts as one addition; loop control and indexing are not counted.
 
-Analytic columns: the paper's Table 3 per neuron (SPEC's last bullet: forward 1 mul, ``T*I``
-add, ``T*I`` cond; backward 0 mul, ``2*O`` add, 1 cond; update 1 mul, 1 cond) with ``I`` the
-neuron's inputs and ``O`` its outputs, and conventional ANN backprop of the same network with
-batch size 1 (our formula: forward ``I`` mul + ``I`` add + 1 cond (ReLU); backward ``O`` mul +
-``O`` add + 1 cond (ReLU derivative) for hidden neurons, 1 add for an output neuron (``y - t``);
-update ``I + 1`` mul (``lr * delta`` once, then ``* x_i``) + ``I + 1`` add (weights and bias)).
+Analytic columns: the paper's Table 3 per neuron (``docs/spec.md``, "The paper's figures and
+tables": forward 1 mul, ``T*I`` add, ``T*I`` cond; backward 0 mul, ``2*O`` add, 1 cond; update 1
+mul, 1 cond) with ``I`` the neuron's inputs and ``O`` its outputs, and conventional ANN backprop of
+the same network with batch size 1 (our formula: forward ``I`` mul + ``I`` add + 1 cond (ReLU);
+backward ``O`` mul + ``O`` add + 1 cond (ReLU derivative) for hidden neurons, 1 add for an output
+neuron (``y - t``); update ``I + 1`` mul (``lr * delta`` once, then ``* x_i``) + ``I + 1`` add
+(weights and bias)).
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 from dataclasses import dataclass
@@ -60,10 +60,18 @@ from typing import Any
 
 import numpy as np
 
-from . import reference
 from .config import Config
+from .engine import reference
 
-__all__ = ["Ops", "count_operations", "table3", "format_table", "add_commands", "OPS"]
+__all__ = [
+    "Ops",
+    "count_operations",
+    "table3",
+    "format_table",
+    "measure_table3",
+    "write_table3",
+    "OPS",
+]
 
 OPS = ("mul", "add", "cond", "shift")
 PHASES = ("forward", "backward", "update")
@@ -203,7 +211,7 @@ def count_operations(
         images: ``(N, n_0)`` uint8 bytes; labels ``(N,)``.
         masks: per sample, the dropout masks per layer.
         lr: learning rate of the counted epoch.
-        arithmetic: ``"float"`` (SPEC float32 algorithm) or ``"int"`` (integer mode).
+        arithmetic: ``"float"`` (the specification's float32 algorithm) or ``"int"`` (integer mode).
         int_spec: :class:`desire_bp.integer.IntSpec` for ``"int"`` (default: 16-bit).
     Returns:
         totals over the samples per ``(phase, layer)``; layer 0 is the input encoder.
@@ -215,7 +223,7 @@ def count_operations(
 
         spec = int_spec or ints.IntSpec()
         W, frac = ints.quantize(weights, spec)
-        cfg_i = cfg.replace(extra={**cfg.extra, ints.EXTRA_KEY: spec.to_dict()})
+        cfg_i = cfg.replace(integer=spec)
         P = ints.make_params(cfg_i, spec, frac)
         lrs = ints.lr_to_shifts(lr, spec.lr_terms)
         round_shift = [lrs.a + P.trace_frac - f > 0 for f in frac]
@@ -386,71 +394,68 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-# ----------------------------------------------------------------------------- CLI
+# ----------------------------------------------------------------------------- whole table
 
 
-def cmd_table3(args: argparse.Namespace) -> int:
-    """``desire-bp table3``: measured operation counts, printed and written as CSV/JSON."""
+def measure_table3(
+    checkpoint: str | Path | None,
+    preset_name: str | None,
+    samples: int,
+    arithmetic: str,
+    data_dir: str | Path | None = None,
+) -> dict[str, Any]:
+    """Table 3 of a checkpoint (its weights and config) or of a preset's initial weights.
+
+    Args:
+        arithmetic: ``"float"``, ``"int"`` or ``"both"``.
+    Returns:
+        ``name`` (file stem of the source), ``samples``, ``source``, ``config`` (a
+        dictionary), ``epoch`` (epochs of training behind the weights) and ``rows`` (of
+        :func:`table3`).
+    """
     from .config import preset
 
     int_spec = None
     epoch = 0
-    if args.checkpoint:
+    if checkpoint:
         from .checkpoint import load_checkpoint
 
-        ck = load_checkpoint(args.checkpoint)
+        ck = load_checkpoint(checkpoint)
         cfg, weights = ck.config, ck.weights
         epoch = int(ck.meta.get("epoch", -1)) + 1
-        name = Path(args.checkpoint).stem
-        if "integer" in cfg.extra:
-            from .integer import IntSpec
-
-            int_spec = IntSpec.from_dict(cfg.extra["integer"])
+        name = Path(checkpoint).stem
+        int_spec = cfg.integer
     else:
-        from .network import Network
+        from .engine import Network
 
-        cfg = preset(args.preset)
+        cfg = preset(preset_name)
         weights = Network.init(cfg).weights
-        name = args.preset
-    arith = ["float", "int"] if args.arithmetic == "both" else [args.arithmetic]
+        name = preset_name
+    arith = ["float", "int"] if arithmetic == "both" else [arithmetic]
     rows: list[dict[str, Any]] = []
     for a in arith:
-        rows += table3(cfg, weights, args.samples, a, epoch, args.data_dir, int_spec)
-    print(
-        f"operations per neuron per sample ({args.samples} training samples of "
-        f"{cfg.dataset}, network {'-'.join(map(str, cfg.sizes))}, T={cfg.T}; "
-        "layer 'network' = whole network per sample)"
-    )
-    print(format_table(rows))
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    stem = out / f"table3-{name}-{args.arithmetic}"
-    with open(stem.with_suffix(".csv"), "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
-    meta = {
-        "samples": args.samples,
-        "source": str(args.checkpoint or f"preset {args.preset} (initial weights)"),
+        rows += table3(cfg, weights, samples, a, epoch, data_dir, int_spec)
+    return {
+        "name": name,
+        "samples": samples,
+        "source": str(checkpoint or f"preset {preset_name} (initial weights)"),
         "config": cfg.to_dict(),
         "epoch": epoch,
         "rows": rows,
     }
+
+
+def write_table3(result: dict[str, Any], out_dir: str | Path, arithmetic: str) -> Path:
+    """Write :func:`measure_table3`'s result as ``table3-<name>-<arithmetic>.csv`` and ``.json``
+    into ``out_dir``; returns the common stem."""
+    rows = result["rows"]
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = out / f"table3-{result['name']}-{arithmetic}"
+    with open(stem.with_suffix(".csv"), "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    meta = {k: v for k, v in result.items() if k != "name"}
     stem.with_suffix(".json").write_text(json.dumps(meta, indent=1) + "\n")
-    print(f"wrote {stem}.csv and {stem}.json")
-    return 0
-
-
-def add_commands(subparsers: Any) -> None:
-    """Add ``desire-bp table3``."""
-    p = subparsers.add_parser(
-        "table3", help="operation counts per neuron per sample (paper Table 3), measured"
-    )
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--checkpoint", help="an .npz checkpoint (its weights and config)")
-    src.add_argument("--preset", choices=["mnist", "fashion-mnist"], help="initial weights")
-    p.add_argument("--samples", type=int, default=100, help="training samples counted")
-    p.add_argument("--arithmetic", choices=["float", "int", "both"], default="float")
-    p.add_argument("--out", default="results/table3", help="directory for the CSV/JSON")
-    p.add_argument("--data-dir")
-    p.set_defaults(func=cmd_table3)
+    return stem

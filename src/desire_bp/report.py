@@ -10,7 +10,7 @@ from typing import Any
 from .config import Config
 from .training import RunError, read_metrics
 
-__all__ = ["summarize", "plot_curves", "plot_comparison", "config_differences", "add_commands"]
+__all__ = ["summarize", "plot_curves", "plot_comparison", "config_differences", "PAPER"]
 
 
 def summarize(run_dir: str | Path) -> dict[str, Any]:
@@ -52,16 +52,21 @@ def config_differences(run_dirs: list[str | Path]) -> list[str]:
     for cfg in cfgs:
         parts = []
         for key, value in cfg.items():
-            if key == "extra":
-                origin = value.get("init_from")
-                if origin and origin != cfgs[0].get("extra", {}).get("init_from"):
-                    src = Path(origin["path"])
+            if key == "init_from":
+                if value and value != cfgs[0]["init_from"]:
+                    src = Path(value["path"])
                     src_name = f"{src.parent.name}/{src.name}" if src.parent.name else src.name
-                    parts.append(f"init from {src_name} (epoch {_own_epochs(origin)})")
+                    parts.append(f"init from {src_name} (epoch {_own_epochs(value)})")
             elif key != "epochs" and value != cfgs[0].get(key):
                 parts.append(f"{key}={value}")
         labels.append(", ".join(parts))
     return labels
+
+
+def _init_from(cfg: dict[str, Any]) -> dict[str, Any] | None:
+    """The ``init_from`` record of a ``config.json`` dictionary (also in the older form, inside
+    ``extra``)."""
+    return cfg.get("init_from") or (cfg.get("extra") or {}).get("init_from")
 
 
 def _own_epochs(origin: dict[str, Any]) -> int:
@@ -79,7 +84,7 @@ def _epochs_before(origin: dict[str, Any], depth: int = 0) -> int:
     src_cfg = Path(path).parent / "config.json" if path else None
     if depth < 32 and src_cfg is not None and src_cfg.is_file():
         try:
-            parent = json.loads(src_cfg.read_text()).get("extra", {}).get("init_from")
+            parent = _init_from(json.loads(src_cfg.read_text()))
         except (OSError, ValueError, AttributeError):
             parent = None
         if parent:
@@ -109,7 +114,7 @@ def plot_comparison(
         lo, hi = min(lo, min(acc[len(acc) // 10 :])), max(hi, max(acc))
         label = f"{Path(run).name}" + (f" ({diff})" if diff else "")
         cfg = json.loads((Path(run) / "config.json").read_text())
-        start = _epochs_before(cfg.get("extra", {}).get("init_from") or {})
+        start = _epochs_before(_init_from(cfg) or {})
         ax.plot([start + r["epoch"] + 1 for r in rows], acc, lw=1.2, label=label)
     if paper is not None:
         ax.axhline(paper, color="gray", ls="--", lw=1, label=f"paper {paper:.2f} %")
@@ -168,38 +173,3 @@ def plot_curves(
 
 
 PAPER = {"mnist": 98.41, "fashion-mnist": 87.56}
-
-
-def cmd_report(args) -> int:
-    if args.compare:
-        datasets = {summarize(run)["dataset"] for run in args.run_dirs}
-        paper = PAPER.get(datasets.pop()) if len(datasets) == 1 else None
-        png = plot_comparison(args.run_dirs, args.compare, paper=paper)
-        print(f"test accuracy of {len(args.run_dirs)} runs in {png}")
-    for run in args.run_dirs:
-        s = summarize(run)
-        png = plot_curves(run, paper=PAPER.get(s["dataset"]))
-        if args.json:
-            print(json.dumps({**s, "png": str(png)}))
-        else:
-            print(
-                f"{run}: {s['dataset']} {'-'.join(map(str, s['sizes']))}, "
-                f"{s['epochs_done']}/{s['epochs_planned']} epochs: final "
-                f"{s['final_test_accuracy']:.2f} %, best {s['best_test_accuracy']:.2f} % (epoch "
-                f"{s['best_epoch']}), {s['seconds_per_epoch_median']:.1f} s/epoch (median); "
-                f"curves in {png}"
-            )
-    return 0
-
-
-def add_commands(sub) -> None:
-    """``desire-bp report RUN_DIR...``."""
-    p = sub.add_parser("report", help="summary and accuracy curves (PNG) of run directories")
-    p.add_argument("run_dirs", nargs="+")
-    p.add_argument("--json", action="store_true", help="one JSON object per run")
-    p.add_argument(
-        "--compare",
-        metavar="PNG",
-        help="also draw the test accuracy of all the runs in one figure",
-    )
-    p.set_defaults(func=cmd_report)

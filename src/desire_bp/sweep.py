@@ -85,7 +85,9 @@ def _kind(name: str) -> str:
     """``"int"``, ``"float"``, ``"str"`` or ``"sizes"``: how a parameter's values are parsed."""
     if name in _DERIVED:
         return _DERIVED[name]
-    fields = {f.name: f for f in dataclasses.fields(Config) if f.name != "extra"}
+    fields = {
+        f.name: f for f in dataclasses.fields(Config) if f.name not in ("integer", "init_from")
+    }
     if name not in fields:
         raise SweepError(
             f"unknown sweep parameter {name!r}; choose a Config field "
@@ -274,7 +276,7 @@ def _trial_summary(run_dir: Path, cfg: Config) -> dict[str, Any]:
         out.update(
             final_test_accuracy=rows[-1]["test_accuracy"],
             best_test_accuracy=best["test_accuracy"],
-            best_epoch=best["epoch"],
+            best_epoch=best["epoch"] + 1,  # counted from 1, as every epoch a human reads
             final_train_accuracy=rows[-1]["train_accuracy"],
             seconds=sum(r["train_seconds"] + r["test_seconds"] for r in rows),
         )
@@ -282,7 +284,7 @@ def _trial_summary(run_dir: Path, cfg: Config) -> dict[str, Any]:
         out.update(
             final_test_accuracy=math.nan,
             best_test_accuracy=math.nan,
-            best_epoch=-1,
+            best_epoch=0,
             final_train_accuracy=math.nan,
             seconds=0.0,
         )
@@ -326,7 +328,7 @@ def run_trial(
         def on_epoch(m, net):
             report(
                 {
-                    "epoch": m.epoch,
+                    "epoch": m.epoch + 1,
                     "test_accuracy": m.test_accuracy,
                     "best_test_accuracy": m.best_test_accuracy,
                     "train_accuracy": m.train_accuracy,
@@ -490,8 +492,8 @@ class Sweep:
     def results(self) -> list[dict[str, Any]]:
         """One row per trial, in trial order: ``trial``, the parameters, ``status``
         (``done`` / ``partial`` / ``pending``), ``epochs_done``, ``epochs``,
-        ``final_test_accuracy``, ``best_test_accuracy`` (percent), ``best_epoch`` (from 0, -1
-        if none), ``final_train_accuracy``, ``seconds`` (training + test time summed over the
+        ``final_test_accuracy``, ``best_test_accuracy`` (percent), ``best_epoch`` (counted from
+        1; 0 if none), ``final_train_accuracy``, ``seconds`` (training + test time summed over the
         epochs), ``run_dir``, and ``config`` (the trial's :class:`Config`, not in the CSV)."""
         rows = []
         for t in self.trials:

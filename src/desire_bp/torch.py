@@ -9,11 +9,12 @@ Example::
     counts = model(images)            # (B, 784) or (B, 1, 28, 28): uint8 bytes or floats in [0, 1]
     pred = SpikingNetwork.predict_from_counts(counts)          # class, -1 on a tie
 
-The module runs the evaluation forward pass of SPEC (the same as
-:meth:`desire_bp.network.Network.forward_batch`): the IF input encoder (``v += x``, spike where
-``v >= theta_p``, subtract ``theta_p``), then ``L`` LIF layers (leak first ``v = beta v + W u``,
-spike where ``v >= theta_p``, subtractive reset), layer ``l >= 2`` seeing the spikes of layer
-``l - 1`` one step late, ``T`` steps; it returns the output spike counts ``(B, n_L)`` (int32).
+The module runs the evaluation forward pass of the specification (``docs/spec.md``, "Forward
+pass"; the same as :meth:`desire_bp.engine.Network.forward_batch`): the IF input encoder
+(``v += x``, spike where ``v >= theta_p``, subtract ``theta_p``), then ``L`` LIF layers (leak
+first ``v = beta v + W u``, spike where ``v >= theta_p``, subtractive reset), layer ``l >= 2``
+seeing the spikes of layer ``l - 1`` one step late, ``T`` steps; it returns the output spike
+counts ``(B, n_L)`` (int32).
 
 Float32 summation order: the fast engine sums the synaptic input of a neuron as the weights of
 the spiking inputs added one by one in ascending input index.  ``exact=True`` does the same
@@ -23,7 +24,9 @@ step, much faster, whose rounding of a sum may differ in the last bit; a potenti
 within an ulp of ``theta_p`` can then fire differently (docs/torch.md has the measured
 agreement).
 
-Importing this module imports torch; the rest of desire-bp does not need it.
+``desire-bp torch-check CHECKPOINT`` compares the module with the engine on a test set
+(:func:`compare_with_engine`).  Importing this module imports torch; the rest of desire-bp does
+not need it.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from torch import nn
 
 from .config import Config
 
-__all__ = ["SpikingNetwork", "encode", "predictions"]
+__all__ = ["SpikingNetwork", "encode", "predictions", "compare_with_engine"]
 
 
 def _pixels(images: torch.Tensor | np.ndarray, n0: int) -> torch.Tensor:
@@ -117,7 +120,7 @@ class SpikingNetwork(nn.Module):
 
     @classmethod
     def from_network(cls, net, exact: bool = False) -> SpikingNetwork:
-        """The module of a :class:`desire_bp.network.Network` (weights copied)."""
+        """The module of a :class:`desire_bp.engine.Network` (weights copied)."""
         return cls(net.weights, net.cfg, exact)
 
     predict_from_counts = staticmethod(predictions)
@@ -182,49 +185,50 @@ class SpikingNetwork(nn.Module):
         return predictions(self(images))
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m desire_bp.torch CHECKPOINT [--samples N] [--exact] [--device D]``.
+def compare_with_engine(
+    checkpoint: str | Path,
+    samples: int | None = None,
+    exact: bool = False,
+    device: str = "cpu",
+    batch: int = 10000,
+    threads: int = 1,
+    data_dir: str | None = None,
+) -> dict:
+    """Run a checkpoint's test set through :class:`SpikingNetwork` and through
+    ``Network.forward_batch`` (``desire-bp torch-check``).
 
-    Runs the checkpoint's test set through :class:`SpikingNetwork` and through
-    ``Network.forward_batch``; prints both accuracies, the share of identical predictions and
-    of identical count rows, and the seconds taken, as JSON.
+    Args:
+        samples: the first N test samples (``None``: all); batch: samples per module call;
+        threads: torch CPU threads; exact, device: as for the module.
+    Returns:
+        both accuracies, the share of identical predictions and of identical count rows, and
+        the seconds each took.
     """
-    import argparse
-    import json
     import time
 
     from .data import load_dataset
-    from .network import Network
+    from .engine import Network
 
-    p = argparse.ArgumentParser(prog="python -m desire_bp.torch", description=main.__doc__)
-    p.add_argument("checkpoint")
-    p.add_argument("--samples", type=int, help="the first N test samples (default: all)")
-    p.add_argument("--exact", action="store_true", help="the engine's summation order")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--batch", type=int, default=10000, help="samples per call")
-    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (1)")
-    p.add_argument("--data-dir")
-    args = p.parse_args(argv)
-    net = Network.load(args.checkpoint)
-    test = load_dataset(net.cfg.dataset, "test", args.data_dir).subset(args.samples)
+    net = Network.load(checkpoint)
+    test = load_dataset(net.cfg.dataset, "test", data_dir).subset(samples)
     t0 = time.perf_counter()
     ours = net.forward_batch(test.images)
     t_engine = time.perf_counter() - t0
-    torch.set_num_threads(args.threads)  # after Numba, whose OpenMP layer resets the count
-    model = SpikingNetwork.from_network(net, exact=args.exact).to(args.device)
+    torch.set_num_threads(threads)  # after Numba, whose OpenMP layer resets the count
+    model = SpikingNetwork.from_network(net, exact=exact).to(device)
     t0 = time.perf_counter()
     images = torch.from_numpy(test.images)
-    parts = [model(images[i : i + args.batch]).cpu() for i in range(0, len(images), args.batch)]
+    parts = [model(images[i : i + batch]).cpu() for i in range(0, len(images), batch)]
     t_torch = time.perf_counter() - t0
     counts = torch.cat(parts).numpy()
     pred = predictions(torch.from_numpy(counts)).numpy()
     ref = predictions(torch.from_numpy(ours)).numpy()
     labels = np.asarray(test.labels)
-    res = {
-        "checkpoint": str(args.checkpoint),
+    return {
+        "checkpoint": str(checkpoint),
         "n": len(labels),
-        "device": args.device,
-        "exact": args.exact,
+        "device": device,
+        "exact": exact,
         "engine_accuracy": float(100.0 * (ref == labels).mean()),
         "torch_accuracy": float(100.0 * (pred == labels).mean()),
         "same_prediction": float((pred == ref).mean()),
@@ -232,9 +236,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         "seconds_engine": round(t_engine, 2),
         "seconds_torch": round(t_torch, 2),
     }
-    print(json.dumps(res, indent=1))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

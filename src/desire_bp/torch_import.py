@@ -1,4 +1,5 @@
-"""Import checkpoints of the authors' original PyTorch implementation (SPEC.md, last sections).
+"""Import checkpoints of the authors' original PyTorch implementation (``docs/spec.md``,
+"Checkpoints of the original implementation").
 
 Their ``.pt`` files are pickled dictionaries: the state dict itself, or ``{"state":
 state_dict, "pars": namespace}``.  The LIF layers' weights are under ``layers.{k}.weights``,

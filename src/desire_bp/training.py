@@ -1,4 +1,4 @@
-"""The training loop (SPEC "Training loop") and run directories.
+"""The training loop (``docs/spec.md``, "Training loop") and run directories.
 
 A run directory holds everything about one training run::
 
@@ -10,9 +10,14 @@ A run directory holds everything about one training run::
 
 Both checkpoints are zip-compressed ``.npz`` files (see :mod:`desire_bp.checkpoint`).
 
-Reproducibility: the epoch ``e`` uses its own generator ``default_rng([seed, e])`` for the
+Epoch numbers: everything printed or plotted counts epochs from 1 (console, ``desire-bp report``
+and its ``--json``, sweep tables, figures).  The ``epoch`` and ``best_epoch`` fields stored in
+``metrics.jsonl`` and in the checkpoints' metadata are 0-based *indices*, the argument of
+:meth:`~desire_bp.config.Config.lr_at` and :func:`epoch_rng`: index ``e`` is epoch ``e + 1``.
+
+Reproducibility: the epoch of index ``e`` uses its own generator ``default_rng([seed, e])`` for the
 shuffling permutation and then the dropout masks of its samples, in visiting order; weight
-initialisation uses :func:`desire_bp.network.init_rng`.  So the state needed to resume after
+initialisation uses :func:`desire_bp.engine.network.init_rng`.  So the state needed to resume after
 epoch ``e`` is the weights alone, and a resumed run ends bit-identical to an uninterrupted one.
 """
 
@@ -28,10 +33,10 @@ from typing import Any
 
 import numpy as np
 
-from . import reference
 from .checkpoint import atomic_write, load_checkpoint, save_checkpoint
 from .config import Config, ConfigError
-from .network import Network, pixel_matrix
+from .engine import Network, NetworkBase, pixel_matrix, reference
+from .fingerprint import summary as weight_summary
 
 __all__ = [
     "EpochMetrics",
@@ -40,6 +45,7 @@ __all__ = [
     "train_epoch",
     "train",
     "read_metrics",
+    "run_config",
 ]
 
 MASK_BLOCK = 512  # samples whose dropout masks are drawn at once
@@ -54,17 +60,20 @@ class EpochMetrics:
     """Metrics of one epoch.
 
     Attributes:
-        epoch: epoch index (from 0).
+        epoch: epoch index, from 0 (epoch ``epoch + 1`` in everything printed).
         lr: learning rate used.
         train_accuracy: percent correct during training (with dropout).
         test_accuracy: percent correct on the test set after the epoch.
-        best_test_accuracy / best_epoch: the epoch of ``best.npz`` so far and its test
-            accuracy: the epoch of the highest test accuracy, or, in a run with a validation
-            set, of the highest validation accuracy (the test accuracy is then only reported).
+        best_test_accuracy / best_epoch: the epoch (its index, from 0) of ``best.npz`` so far
+            and its test accuracy: the epoch of the highest test accuracy, or, in a run with a
+            validation set, of the highest validation accuracy (the test accuracy is then only
+            reported).
         val_accuracy: percent correct on the held-out validation set (``None``: no validation
             set); best_val_accuracy: the validation accuracy of ``best_epoch``.
         train_seconds / test_seconds: wall-clock time of the two phases.
-        extra: anything recorded by hooks (e.g. local losses).
+        extra: the weights' per-layer summary (:func:`desire_bp.fingerprint.summary`:
+            ``w_std``, ``w_max_abs``, ``runaway``) and anything recorded by hooks (e.g. local
+            losses).
     """
 
     epoch: int
@@ -95,12 +104,12 @@ def epoch_rng(seed: int, epoch: int) -> np.random.Generator:
 
 
 def train_epoch(
-    net: Network,
+    net: NetworkBase,
     images: np.ndarray,
     labels: np.ndarray,
     epoch: int,
     progress: Callable[[int, int], None] | None = None,
-    on_sample: Callable[[int, Network], None] | None = None,
+    on_sample: Callable[[int, NetworkBase], None] | None = None,
 ) -> float:
     """One epoch of online training; returns the training accuracy in percent.
 
@@ -181,13 +190,12 @@ def train(
     data_dir: str | Path | None = None,
     engine: str = "fast",
     data: tuple[Any, Any] | None = None,
-    on_epoch: Callable[[EpochMetrics, Network], dict[str, Any] | None] | None = None,
-    on_sample: Callable[[int, int, Network], None] | None = None,
+    on_epoch: Callable[[EpochMetrics, NetworkBase], dict[str, Any] | None] | None = None,
+    on_sample: Callable[[int, int, NetworkBase], None] | None = None,
     progress: bool = True,
     log: Callable[[str], None] | None = print,
-    wrap_network: Callable[[Network], Any] | None = None,
     init_weights: Sequence[np.ndarray] | None = None,
-) -> tuple[Network, list[dict[str, Any]]]:
+) -> tuple[NetworkBase, list[dict[str, Any]]]:
     """Train ``cfg`` for ``cfg.epochs`` epochs, checkpointing into ``run_dir`` every epoch.
 
     Args:
@@ -203,19 +211,25 @@ def train(
         on_sample: hook ``(epoch, samples_done, net)`` after every training sample.
         progress: show a progress bar per epoch.
         log: where the one-line-per-epoch summaries go (``None``: silent).
-        wrap_network: turns the initialised or resumed float network into the one trained
-            (e.g. :class:`desire_bp.integer.IntegerNetwork`; same methods as ``Network``).
         init_weights: start a new run from these weights (``(n_l, n_{l-1})`` each, e.g. a
             checkpoint's) instead of the seeded initialisation; the learning-rate schedule
             starts again at epoch 0 (what the original code's ``--model-path`` does).
             Not with ``resume``.
+
+    With ``cfg.integer`` set the network is trained in integer arithmetic (an
+    :class:`~desire_bp.integer.IntegerNetwork` quantized from the initial or resumed weights;
+    fraction bits left open in the format are fixed first, from the seed's initial weights).
 
     Returns:
         the trained network and the metrics of all epochs (including resumed ones).
     """
     run = Path(run_dir) if run_dir is not None else None
     rows: list[dict[str, Any]] = []
-    net: Network | None = None
+    net: NetworkBase | None = None
+    if cfg.integer is not None and cfg.integer.frac_bits is None:
+        from .integer import with_integer_format
+
+        cfg = with_integer_format(cfg)
     if init_weights is not None:
         if resume:
             raise RunError("init_weights starts a new run; it cannot be combined with resume")
@@ -232,8 +246,10 @@ def train(
         atomic_write(run / "config.json", lambda f: f.write(text.encode()))
     if net is None:
         net = Network.init(cfg, engine=engine)
-    if wrap_network is not None:
-        net = wrap_network(net)
+    if cfg.integer is not None:
+        from .integer import IntegerNetwork
+
+        net = IntegerNetwork.from_network(net, cfg.integer, engine)
 
     train_set, test_set = data if data is not None else _load_data(cfg, data_dir)
     (train_images, train_labels), val = split_validation(
@@ -284,6 +300,7 @@ def train(
             val_acc,
             best if val is not None else None,
         )
+        m.extra.update(weight_summary(net.weights))
         if on_epoch is not None:
             m.extra.update(on_epoch(m, net) or {})
         rows.append(m.to_dict())
@@ -321,15 +338,25 @@ def _progress_bar(total: int, epoch: int, epochs: int):
     )
 
 
+def run_config(run_dir: str | Path) -> Config:
+    """The config of the run in ``run_dir`` (its ``config.json``).
+
+    Raises:
+        RunError: no ``config.json`` there, or not a valid config.
+    """
+    cfg_path = Path(run_dir) / "config.json"
+    if not cfg_path.exists():
+        raise RunError(f"cannot resume: {cfg_path} not found (is {run_dir} a run directory?)")
+    try:
+        return Config.from_dict(json.loads(cfg_path.read_text()))
+    except (json.JSONDecodeError, ConfigError, TypeError) as e:
+        raise RunError(f"cannot resume: {cfg_path} is not a valid config ({e})") from e
+
+
 def _resume_state(run: Path, cfg: Config, engine: str) -> tuple[Network, list[dict], Config]:
     """Weights, metrics and config to continue the run in ``run``."""
     cfg_path = run / "config.json"
-    if not cfg_path.exists():
-        raise RunError(f"cannot resume: {cfg_path} not found (is {run} a run directory?)")
-    try:
-        stored = Config.from_dict(json.loads(cfg_path.read_text()))
-    except (json.JSONDecodeError, ConfigError, TypeError) as e:
-        raise RunError(f"cannot resume: {cfg_path} is not a valid config ({e})") from e
+    stored = run_config(run)
     if stored.replace(epochs=cfg.epochs) != cfg:
         diff = sorted(
             k for k, v in cfg.to_dict().items() if k != "epochs" and stored.to_dict()[k] != v

@@ -1,7 +1,8 @@
-"""The readable engine: SPEC.md, equation by equation, in NumPy float32.
+"""The readable engine: the specification (``docs/spec.md``), equation by equation, in NumPy
+float32.
 
 This module is the executable specification.  Every function is pure (state in, state out) or
-documents the one array it updates in place, and follows the order and names of SPEC.md:
+documents the one array it updates in place, and follows the order and names of ``docs/spec.md``:
 
 * :func:`draw_masks`      -- "Dropout masks are drawn once per sample"
 * :func:`forward`         -- "Forward pass of one sample" (input IF layer, LIF layers, one-step
@@ -12,7 +13,7 @@ documents the one array it updates in place, and follows the order and names of 
 * :func:`is_correct`      -- "Classification" (strict maximum, ties are wrong)
 
 It is deliberately simple and slow (dense float32 matrix-vector products per time step).  The
-fast engine (:mod:`desire_bp.kernels`) is tested against it.
+fast engine (:mod:`desire_bp.engine.kernels`) is tested against it.
 
 Shapes: ``T`` time steps, ``n_l`` neurons in layer ``l``; weights ``W_l`` are ``(n_l, n_{l-1})``
 float32; spikes are ``(T, n_l)`` bool; inputs ``u_l`` and traces ``r_l`` are ``(T, n_{l-1})``
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .config import Config
+from ..config import Config
 
 F32 = np.float32
 
@@ -111,7 +112,7 @@ def forward(
     masks: list[np.ndarray] | None = None,
     train: bool = False,
 ) -> Forward:
-    """Forward pass of one sample (SPEC "Forward pass of one sample").
+    """Forward pass of one sample (``docs/spec.md``, "Forward pass").
 
     Args:
         weights: ``L`` float32 arrays, ``weights[l-1]`` is ``W_l`` of shape ``(n_l, n_{l-1})``.
@@ -172,9 +173,10 @@ def forward(
 def synaptic_input(W: np.ndarray, s_in: np.ndarray, c: np.float32) -> np.ndarray:
     """``W @ u`` for the scaled spikes ``u = c * s_in``, as ``c * sum_{j: s_in[j]} W[:, j]``.
 
-    SPEC leaves the float32 summation order open; it is fixed here to ascending pre-synaptic
-    index (one rounding per addition, then one for the scale), which the fast engine follows
-    too, so that both produce bit-identical potentials.
+    The specification leaves the float32 summation order open; it is fixed here
+    (``docs/spec.md``, "Float32 summation order") to ascending pre-synaptic index (one rounding
+    per addition, then one for the scale), which the fast engine follows too, so that both
+    produce bit-identical potentials.
 
     Args:
         W: ``(n_out, n_in)`` float32; s_in: ``(n_in,)`` bool spikes; c: dropout scale.
@@ -188,7 +190,7 @@ def synaptic_input(W: np.ndarray, s_in: np.ndarray, c: np.float32) -> np.ndarray
 
 
 def output_desire(counts: np.ndarray, label: int, cfg: Config) -> np.ndarray:
-    """Desire of the output layer (SPEC "Output layer").
+    """Desire of the output layer (``docs/spec.md``, "Backward pass: desire", output layer).
 
     ``rate = n / (T - error_margin)``; ``e[k] = rate[k]`` for ``k != label`` and
     ``1 - rate[label]``; ``d[k] = (+1 if k == label else -1)`` where ``e[k] > theta_out``.
@@ -210,7 +212,8 @@ def output_desire(counts: np.ndarray, label: int, cfg: Config) -> np.ndarray:
 def hidden_desire(
     W: np.ndarray, d: np.ndarray, counts: np.ndarray, mask: np.ndarray, cfg: Config
 ) -> np.ndarray:
-    """Desire of layer ``l-1`` from layer ``l`` (SPEC "Hidden layers").
+    """Desire of layer ``l-1`` from layer ``l`` (``docs/spec.md``, "Backward pass: desire",
+    hidden layers).
 
     ``target = [d == +1]``, ``err = |target - n / (T - error_margin)|`` (or, with
     ``cfg.hidden_error == "signed"``, the paper's ``target - n / T`` with ``sgn = |d| m``),
@@ -263,7 +266,7 @@ def weight_update(
     traces: np.ndarray,
     lr: float,
 ) -> None:
-    """STDP guided by desire, in place (SPEC "Weight update").
+    """STDP guided by desire, in place (``docs/spec.md``, "Weight update").
 
     ``W[o, i] += lr * d[o] * m[o] * sum_t s[t][o] * r[t][i]``.
 

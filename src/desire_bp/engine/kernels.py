@@ -1,4 +1,4 @@
-"""Fast event-driven kernels (Numba), same semantics as :mod:`desire_bp.reference`.
+"""Fast event-driven kernels (Numba), same semantics as :mod:`desire_bp.engine.reference`.
 
 Why it is fast (a sample is sparse: ~100 input spikes per step, many silent neurons):
 
@@ -14,8 +14,13 @@ Why it is fast (a sample is sparse: ~100 input spikes per step, many silent neur
   active pre-synaptic neurons only, and only for layers with some nonzero desire.
 * **One compiled call per sample**, all scratch memory allocated once in a :class:`Workspace`.
 
-Floating point: the same float32 quantities as the reference, summed in another order; results
-agree up to rounding (see ``tests/test_equivalence.py``).
+Floating point: the same float32 operations as the reference, in the same order (the orders
+:mod:`desire_bp.engine.reference` fixes where the specification leaves them open), so the two
+engines are bit-identical (``tests/test_equivalence.py``, ``tests/test_dense_crosscheck.py``).
+
+Type-generic kernels: :func:`encode_input`, :func:`accumulate` and :func:`spike_buffers` only
+add, compare and subtract, so the integer engine (:mod:`desire_bp.integer.kernels`) calls them
+with integer pixels, thresholds and currents; Numba compiles one specialisation per type.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from numba.experimental import structref
 from numba.typed import List
 
 if TYPE_CHECKING:
-    from .config import Config
+    from ..config import Config
 
 F32 = np.float32
 
@@ -45,6 +50,9 @@ __all__ = [
     "layer_offsets",
     "chunk_bounds",
     "spike_buffers",
+    "encode_input",
+    "accumulate",
+    "ScratchType",
     "strict_max_correct",
     "train_step",
     "backward",
@@ -54,16 +62,18 @@ __all__ = [
 
 
 Params = namedtuple(
-    "Params", ["T", "theta", "beta", "theta_hid", "theta_out", "margin", "signed", "skip"]
+    "Params",
+    ["T", "theta_p", "beta", "theta_hid", "theta_out", "error_margin", "signed", "skip"],
 )
-Params.__doc__ = """Hyper-parameters the kernels read, typed once (build with :func:`params`).
+Params.__doc__ = """Hyper-parameters the kernels read, typed once (build with :func:`params`);
+the names are the configuration's (:class:`desire_bp.config.Config`, ``docs/spec.md``).
 
 Fields:
     T: time steps per sample (int).
-    theta: firing threshold ``theta_p`` (float32).
-    beta: leak of potentials and traces (float32).
+    theta_p: firing threshold (float32).
+    beta: leak of potentials and traces, ``1 - 2**-mempot_decay`` (float32).
     theta_hid, theta_out: ternarization thresholds (float32).
-    margin: error margin in spikes (int); rates are ``count / (T - margin)``.
+    error_margin: in spikes (int); rates are ``count / (T - error_margin)``.
     signed: paper's signed hidden error (``Config.hidden_error == "signed"``).
     skip: no leak on the step after a spike (``Config.leak == "skip-after-spike"``).
 """
@@ -83,10 +93,16 @@ def params(cfg: Config) -> Params:
     )
 
 
-@structref.register
-class _WorkspaceType(types.StructRef):
+class ScratchType(types.StructRef):
+    """Base of the workspaces' Numba types: fields typed without literal values."""
+
     def preprocess_fields(self, fields):
         return tuple((name, types.unliteral(typ)) for name, typ in fields)
+
+
+@structref.register
+class _WorkspaceType(ScratchType):
+    pass
 
 
 class Workspace(structref.StructRefProxy):
@@ -208,7 +224,7 @@ def _alloc_workspace(sizes, T, scales):
 
 def workspace(sizes: Sequence[int], T: int, scales: Sequence[float]) -> Workspace:
     """A :class:`Workspace` for layer sizes ``sizes`` (``n_0..n_L``), ``T`` steps and dropout
-    scales ``scales`` (``L + 1`` values, see :func:`desire_bp.reference.scales`)."""
+    scales ``scales`` (``L + 1`` values, see :func:`desire_bp.engine.reference.scales`)."""
     sizes_a = np.asarray(sizes, np.int64)
     scales_a = np.ascontiguousarray(scales, F32)
     if scales_a.shape != sizes_a.shape:
@@ -248,12 +264,16 @@ def workspace_nbytes(ws):
 
 
 @njit(cache=True, nogil=True)
-def _encode_input(x, mask0, theta, spikes0, counts0, active0):
-    """Input IF layer: v += x; s = (v >= theta) & m; v -= theta * s.  Returns #active."""
+def encode_input(x, mask0, theta, spikes0, counts0, active0):
+    """Input IF layer: v += x; s = (v >= theta) & m; v -= theta * s.  Returns #active.
+
+    Type-generic: float32 pixels and threshold here, int64 pixel bytes and threshold in the
+    integer engine; the potential starts at the zero of the threshold's type.
+    """
     T = spikes0.shape[0]
     n_act = 0
     for i in range(x.shape[0]):
-        v = F32(0.0)
+        v = theta - theta
         xi = x[i]
         c = 0
         m = mask0[i]
@@ -273,10 +293,14 @@ def _encode_input(x, mask0, theta, spikes0, counts0, active0):
 
 
 @njit(cache=True, nogil=True)
-def _accumulate(WT, spikes_in, active_in, n_act_in, delay, currents):
-    """currents[t] = sum over pre-synaptic j spiking at t - delay of WT[j] (event-driven)."""
+def accumulate(WT, spikes_in, active_in, n_act_in, delay, currents):
+    """currents[t] = sum over pre-synaptic j spiking at t - delay of WT[j] (event-driven).
+
+    Type-generic: float32 weights and currents here, integer weights into int64 currents in
+    the integer engine.
+    """
     T, n_out = currents.shape
-    currents[:, :] = 0.0
+    currents[:, :] = 0
     for k in range(n_act_in):
         j = active_in[k]
         row = WT[j]
@@ -328,12 +352,12 @@ def _forward(WTs, x, masks, p, ws):
     """
     L = len(WTs)
     off = ws.offsets
-    ws.n_active[0] = _encode_input(
-        x, masks[off[0] : off[1]], p.theta, ws.spikes[0], ws.counts[0], ws.active[0]
+    ws.n_active[0] = encode_input(
+        x, masks[off[0] : off[1]], p.theta_p, ws.spikes[0], ws.counts[0], ws.active[0]
     )
     for layer in range(1, L + 1):
         delay = 0 if layer == 1 else 1
-        _accumulate(
+        accumulate(
             WTs[layer - 1],
             ws.spikes[layer - 1],
             ws.active[layer - 1],
@@ -345,7 +369,7 @@ def _forward(WTs, x, masks, p, ws):
             ws.currents[layer],
             ws.scales[layer - 1],
             p.beta,
-            p.theta,
+            p.theta_p,
             masks[off[layer] : off[layer + 1]],
             ws.vmem[layer],
             ws.spikes[layer],
@@ -482,7 +506,7 @@ def backward(WTs, label, masks, p, ws):
     """Desire of every LIF layer into ``ws.desire[1..L]`` (weights as in the forward pass)."""
     L = len(WTs)
     off = ws.offsets
-    denom = F32(p.T - p.margin)
+    denom = F32(p.T - p.error_margin)
     _output_desire(ws.counts[L], label, denom, p.theta_out, ws.desire[L])
     for layer in range(L, 1, -1):
         _hidden_desire(
@@ -550,7 +574,7 @@ def counts_batch(WTs, X, p, n_chunks, outs, first):
     Args:
         WTs: typed list of input-major weights ``(n_{l-1}, n_l)`` float32.
         X: ``(N, n_0)`` float32 pixel values in [0, 1].
-        p: :class:`Params` (``T``, ``theta``, ``beta`` and ``skip`` are read).
+        p: :class:`Params` (``T``, ``theta_p``, ``beta`` and ``skip`` are read).
         n_chunks: number of parallel chunks (threads).
         outs: typed list; ``outs[l - first]`` is ``(N, n_l)`` int32, filled.
         first: first layer recorded (``L``: output counts only; 0: every layer).

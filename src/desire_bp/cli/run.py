@@ -1,143 +1,42 @@
-"""``desire-bp`` command line: a thin layer over the Python API.
-
-Sub-commands: ``train``, ``eval``, ``data fetch``, ``import-torch``, ``bench`` (see ``--help``).
-"""
+"""``desire-bp train``, ``eval``, ``data fetch``, ``import-torch``, ``fingerprint`` and
+``bench``."""
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
-import os
-import sys
 import time
 from pathlib import Path
+from typing import Any
 
-from .config import PRESETS, SCHEDULES, Config, ConfigError, preset
+from ..config import (
+    ARITHMETICS,
+    DATASETS,
+    PRESETS,
+    ROUNDINGS,
+    SPLITS,
+    Config,
+    InitFrom,
+    IntSpec,
+)
+from .options import (
+    CLIError,
+    add_config_options,
+    add_engine_option,
+    config_from_args,
+    parse_sizes,
+    set_threads,
+)
 
-__all__ = ["main", "build_parser"]
-
-#: Modules that contribute sub-commands: each has ``add_commands(subparsers)`` which adds its
-#: parsers with ``set_defaults(func=...)``; the func takes the parsed namespace, returns 0.
-COMMAND_MODULES: list[str] = [
-    "desire_bp.integer",
-    "desire_bp.opcount",
-    "desire_bp.nir_export",
-    "desire_bp.analysis_cli",
-    "desire_bp.report",
-]
-
-#: CLI option -> Config field for every hyper-parameter override.
-OVERRIDES = {
-    "T": ("--T", int, "time steps per sample"),
-    "epochs": ("--epochs", int, "training epochs"),
-    "lr": ("--lr", float, "learning rate at epoch 0"),
-    "lr_decay": ("--lr-decay", float, "exp schedule: lr(epoch) = lr * exp(-lr_decay * epoch)"),
-    "lr_floor": ("--lr-floor", float, "cosine/linear schedule: lr of the last epoch (default 0)"),
-    "hold_epochs": ("--hold-epochs", int, "epochs at constant lr before the schedule starts"),
-    "restart_every": ("--restart-every", int, "restart the schedule every K epochs (0: never)"),
-    "validation": (
-        "--validation",
-        int,
-        "hold out the last N training images; best.npz is chosen on them (0: none)",
-    ),
-    "p_in": ("--p-in", float, "input-layer dropout probability"),
-    "p_hid": ("--p-hid", float, "hidden-layer dropout probability"),
-    "theta_p": ("--theta-p", float, "firing threshold"),
-    "theta_hid": ("--theta-hid", float, "hidden desire threshold"),
-    "theta_out": ("--theta-out", float, "output desire threshold"),
-    "error_margin": ("--error-margin", int, "spike-count target is T - error_margin"),
-    "mempot_decay": ("--mempot-decay", float, "beta = 1 - 2**-mempot_decay"),
-    "seed": ("--seed", int, "seed of init, shuffling and dropout"),
-    "train_samples": ("--train-samples", int, "use only the first N training samples"),
-    "test_samples": ("--test-samples", int, "evaluate only the first N test samples"),
-}
-
-
-class CLIError(Exception):
-    """A usage error reported as one line on stderr with exit status 2."""
-
-
-def _parse_sizes(text: str) -> tuple[int, ...]:
-    try:
-        sizes = tuple(int(s) for s in text.replace("-", ",").split(",") if s.strip())
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(
-            f"layer sizes must be integers like 784,1600,800,10: {text!r}"
-        ) from e
-    return sizes
-
-
-def _add_config_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--preset",
-        choices=sorted(PRESETS),
-        default="mnist",
-        help="start from this preset (default mnist)",
-    )
-    p.add_argument("--sizes", type=_parse_sizes, help="all layer sizes, e.g. 784,1600,800,10")
-    p.add_argument(
-        "--hidden",
-        type=_parse_sizes,
-        help="hidden sizes only, e.g. 1600,800 (input 784 and output 10 kept)",
-    )
-    p.add_argument(
-        "--hidden-error",
-        choices=["abs", "signed"],
-        help="hidden error form: abs (SPEC default) or signed (paper Eq. 14)",
-    )
-    p.add_argument(
-        "--leak",
-        choices=["always", "skip-after-spike"],
-        help="LIF leak rule: always (SPEC default) or skip-after-spike (no leak on the step "
-        "after a neuron fired, as in some versions of the authors' code)",
-    )
-    p.add_argument(
-        "--schedule",
-        choices=list(SCHEDULES),
-        help="learning-rate schedule: exp (SPEC), constant, cosine or linear (annealing to "
-        "--lr-floor at the last epoch)",
-    )
-    p.add_argument(
-        "--dataset", choices=["mnist", "fashion-mnist"], help="data set (default: the preset's)"
-    )
-    for field_name, (flag, typ, help_) in OVERRIDES.items():
-        p.add_argument(flag, dest=field_name, type=typ, help=help_)
-
-
-def config_from_args(args: argparse.Namespace) -> Config:
-    """The :class:`Config` described by ``--preset`` and the override options."""
-    changes = {f: getattr(args, f) for f in OVERRIDES if getattr(args, f, None) is not None}
-    if args.sizes and args.hidden:
-        raise CLIError("give either --sizes or --hidden, not both")
-    base = PRESETS[args.preset]
-    if args.sizes:
-        changes["sizes"] = args.sizes
-    elif args.hidden:
-        changes["sizes"] = (base.sizes[0], *args.hidden, base.sizes[-1])
-    if args.hidden_error:
-        changes["hidden_error"] = args.hidden_error
-    if args.leak:
-        changes["leak"] = args.leak
-    if getattr(args, "schedule", None):
-        changes["schedule"] = args.schedule
-    if args.dataset:
-        changes["dataset"] = args.dataset
-    return preset(args.preset, **changes)
-
-
-# ----------------------------------------------------------------------------- commands
+__all__ = ["add_parsers"]
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .training import train
+    from ..training import run_config, train
 
     if args.resume:
         run_dir = Path(args.resume)
-        cfg_path = run_dir / "config.json"
-        if not cfg_path.exists():
-            raise CLIError(f"--resume {run_dir}: no config.json there (not a run directory)")
-        cfg = Config.from_dict(json.loads(cfg_path.read_text()))
+        cfg = run_config(run_dir)
         if args.epochs is not None:
             cfg = cfg.replace(epochs=args.epochs)
         print(f"resuming {run_dir}")
@@ -155,18 +54,18 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise CLIError("--init-from starts a new run; it cannot be combined with --resume")
         cfg, init = _initial_weights(Path(args.init_from), cfg)
         print(f"starting from the weights of {args.init_from} (learning-rate schedule restarted)")
-    _set_threads(args.threads)
-    wrap = None
-    if getattr(args, "arithmetic", "float") == "int" or "integer" in cfg.extra:
-        from .integer import integer_training
+    set_threads(args.threads)
+    if args.arithmetic == "int" and cfg.integer is None:
+        from ..integer import with_integer_format
 
-        cfg, wrap = integer_training(cfg, args)
-        print(f"integer arithmetic: {cfg.extra['integer']}")
+        cfg = with_integer_format(cfg, _int_spec(args))
+    if cfg.integer is not None:
+        print(f"integer arithmetic: {cfg.integer.to_dict()}")
     print(
         f"network {'-'.join(map(str, cfg.sizes))}, T={cfg.T}, {cfg.epochs} epochs, "
         f"dataset {cfg.dataset}, engine {args.engine}"
     )
-    hooks = args.train_hooks(args, cfg, run_dir) if getattr(args, "train_hooks", None) else {}
+    hooks = _record_hooks(args, cfg, run_dir)
     _, rows = train(
         cfg,
         run_dir,
@@ -174,7 +73,6 @@ def cmd_train(args: argparse.Namespace) -> int:
         data_dir=args.data_dir,
         engine=args.engine,
         progress=not args.no_progress,
-        wrap_network=wrap,
         init_weights=init,
         **hooks,
     )
@@ -190,10 +88,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def _initial_weights(path: Path, cfg: Config) -> tuple[Config, list]:
     """Weights of the checkpoint ``path`` for a new run of ``cfg``; the config records where
-    they came from (``extra["init_from"]``: path, epoch, SHA-256 of the file)."""
+    they came from (``init_from``: path, epoch index, SHA-256 of the file)."""
     import hashlib
 
-    from .checkpoint import load_checkpoint
+    from ..checkpoint import load_checkpoint
 
     ck = load_checkpoint(path)
     if tuple(ck.config.sizes) != tuple(cfg.sizes):
@@ -201,21 +99,19 @@ def _initial_weights(path: Path, cfg: Config) -> tuple[Config, list]:
             f"--init-from {path}: its layer sizes {'-'.join(map(str, ck.config.sizes))} differ "
             f"from this run's {'-'.join(map(str, cfg.sizes))}"
         )
-    origin = {
-        "path": str(path),
-        "epoch": ck.meta.get("epoch"),
-        "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
-    }
-    return cfg.replace(extra={**cfg.extra, "init_from": origin}), ck.weights
+    origin = InitFrom(
+        str(path), ck.meta.get("epoch"), hashlib.sha256(path.read_bytes()).hexdigest()
+    )
+    return cfg.replace(init_from=origin), ck.weights
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from .data import load_dataset
-    from .integer import IntegerNetwork, load_network
+    from ..data import load_dataset
+    from ..integer import load_network
 
-    _set_threads(args.threads)
+    set_threads(args.threads)
     net = load_network(args.checkpoint, engine=args.engine)
-    arithmetic = "int" if isinstance(net, IntegerNetwork) else "float"
+    arithmetic = net.cfg.arithmetic
     name = args.dataset or net.cfg.dataset
     test = load_dataset(name, args.split, args.data_dir)
     if args.test_samples:
@@ -255,13 +151,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_fingerprint(args: argparse.Namespace) -> int:
-    from .checkpoint import load_checkpoint
-    from .fingerprint import fingerprint, format_fingerprints
+    from ..checkpoint import load_checkpoint
+    from ..fingerprint import fingerprint, format_fingerprints
 
     names, fps = [], []
     for path in args.checkpoints:
         if path.suffix == ".pt":
-            from .torch_import import load_torch_weights
+            from ..torch_import import load_torch_weights
 
             weights, _ = load_torch_weights(path)
         else:
@@ -276,7 +172,7 @@ def cmd_fingerprint(args: argparse.Namespace) -> int:
 
 
 def cmd_data_fetch(args: argparse.Namespace) -> int:
-    from .data import fetch_dataset
+    from ..data import fetch_dataset
 
     for name in args.names:
         path = fetch_dataset(name, args.data_dir)
@@ -285,7 +181,7 @@ def cmd_data_fetch(args: argparse.Namespace) -> int:
 
 
 def cmd_import_torch(args: argparse.Namespace) -> int:
-    from .torch_import import import_torch_checkpoint
+    from ..torch_import import import_torch_checkpoint
 
     cfg = import_torch_checkpoint(args.file, args.out, preset_name=args.preset)
     print(
@@ -296,9 +192,9 @@ def cmd_import_torch(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from . import bench
+    from .. import bench
 
-    _set_threads(args.threads)
+    set_threads(args.threads)
     if args.what == "speed":
         bench.speed(
             samples=args.samples,
@@ -318,26 +214,117 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
-def _set_threads(n: int | None) -> None:
-    if n:
-        import numba
+def _int_spec(args: argparse.Namespace) -> IntSpec:
+    """The integer format of ``--int-*`` (defaults for the options not given)."""
+    kw: dict[str, Any] = {}
+    for name in ("weight_bits", "trace_frac", "lr_terms", "rounding"):
+        v = getattr(args, f"int_{name}")
+        if v is not None:
+            kw[name] = v
+    return IntSpec(**kw)
 
-        numba.set_num_threads(n)
+
+def _record_kinds(values: list[str]) -> list[str]:
+    from ..analysis import RECORD_KINDS
+
+    kinds: list[str] = []
+    for v in values:
+        for k in v.split(","):
+            k = k.strip()
+            if not k:
+                continue
+            if k == "all":
+                kinds.extend(RECORD_KINDS)
+            elif k in RECORD_KINDS:
+                kinds.append(k)
+            else:
+                raise CLIError(f"--record {k!r}: choose from {', '.join(RECORD_KINDS)} or all")
+    return list(dict.fromkeys(kinds))
 
 
-# ----------------------------------------------------------------------------- parser
+def _record_hooks(args: argparse.Namespace, cfg: Config, run_dir: Path) -> dict[str, Any]:
+    """The hooks of ``--record ...`` (none without it)."""
+    kinds = _record_kinds(args.record)
+    if not kinds:
+        return {}
+    from ..analysis import record_hooks
 
-
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of ``desire-bp``."""
-    p = argparse.ArgumentParser(
-        prog="desire-bp",
-        description="Train and evaluate spiking neural networks with desire backpropagation.",
+    return record_hooks(
+        kinds,
+        cfg,
+        run_dir,
+        data_dir=args.data_dir,
+        samples=args.record_samples,
+        spike_epochs=args.spike_epochs,
+        spike_neurons=args.spike_neurons,
+        contrib_every=args.contrib_every,
+        contrib_until=args.contrib_until,
+        contrib_samples=args.contrib_samples,
     )
-    sub = p.add_subparsers(dest="command", required=True)
 
+
+def _add_integer_options(t: argparse.ArgumentParser) -> None:
+    g = t.add_argument_group("integer arithmetic (with --arithmetic int)")
+    g.add_argument("--int-weight-bits", type=int, help="weight width in bits (default 16)")
+    g.add_argument("--int-trace-frac", type=int, help="trace fraction bits (default 10)")
+    g.add_argument(
+        "--int-lr-terms",
+        type=int,
+        help="power-of-two terms of the learning rate (1 = one right shift; default 2)",
+    )
+    g.add_argument(
+        "--int-rounding",
+        choices=ROUNDINGS,
+        help="rounding of the weight update (default stochastic: unbiased; nearest: half up)",
+    )
+
+
+def _add_record_options(t: argparse.ArgumentParser) -> None:
+    g = t.add_argument_group("analysis recording (Fig. 6-8; see desire-bp figure)")
+    g.add_argument(
+        "--record",
+        action="append",
+        default=[],
+        metavar="KIND[,KIND]",
+        help="record losses (Fig. 6, in metrics.jsonl), spikes (Fig. 7, spikes/*.npz) and/or "
+        "contributions (Fig. 8, contributions.npz); 'all' for all three",
+    )
+    g.add_argument(
+        "--record-samples",
+        type=int,
+        help="test samples used for losses and spikes (default: the run's whole test set)",
+    )
+    g.add_argument(
+        "--spike-epochs", type=int, default=5, help="record spikes after the first E epochs (5)"
+    )
+    g.add_argument(
+        "--spike-neurons", type=int, default=20, help="random neurons per hidden layer (20)"
+    )
+    g.add_argument(
+        "--contrib-every",
+        type=int,
+        default=50,
+        metavar="K",
+        help="contribution snapshot every K training samples (50)",
+    )
+    g.add_argument(
+        "--contrib-until",
+        type=int,
+        default=1000,
+        help="... during the first this many samples of epoch 1 (1000)",
+    )
+    g.add_argument(
+        "--contrib-samples",
+        type=int,
+        default=1000,
+        help="test samples the contributions are averaged over (1000)",
+    )
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    """Add ``train``, ``eval``, ``data``, ``import-torch``, ``fingerprint`` and ``bench``."""
     t = sub.add_parser("train", help="train a network (online, batch size 1)")
-    _add_config_options(t)
+    add_config_options(t)
     t.add_argument("--run-dir", help="run directory (default runs/<dataset>-<time>)")
     t.add_argument(
         "--resume",
@@ -350,27 +337,27 @@ def build_parser() -> argparse.ArgumentParser:
         help="start a new run from this checkpoint's weights, learning-rate schedule from epoch 0 "
         "(like the original code's --model-path)",
     )
-    t.add_argument("--engine", choices=["fast", "reference"], default="fast")
+    add_engine_option(t)
     t.add_argument(
         "--arithmetic",
-        choices=["float", "int"],
+        choices=ARITHMETICS,
         default="float",
         help="int: integer, multiplication-free training (desire_bp.integer, docs/integer.md)",
     )
     t.add_argument("--data-dir", help="data directory (default: $DESIRE_BP_DATA_DIR or cache)")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
     t.add_argument("--threads", type=int, help="threads for evaluation (default: all cores)")
+    _add_integer_options(t)
+    _add_record_options(t)
     t.set_defaults(func=cmd_train)
 
     e = sub.add_parser("eval", help="evaluate a checkpoint on a test set")
     e.add_argument("--checkpoint", required=True, help="an .npz checkpoint")
-    e.add_argument(
-        "--dataset", choices=["mnist", "fashion-mnist"], help="data set (default: the checkpoint's)"
-    )
-    e.add_argument("--split", choices=["test", "train"], default="test")
+    e.add_argument("--dataset", choices=DATASETS, help="data set (default: the checkpoint's)")
+    e.add_argument("--split", choices=SPLITS, default="test")
     e.add_argument("--test-samples", type=int, help="only the first N samples")
     e.add_argument("--json", action="store_true", help="print one JSON object")
-    e.add_argument("--engine", choices=["fast", "reference"], default="fast")
+    add_engine_option(e)
     e.add_argument("--data-dir")
     e.add_argument("--threads", type=int)
     e.set_defaults(func=cmd_eval)
@@ -378,7 +365,7 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("data", help="data set management")
     dsub = d.add_subparsers(dest="data_command", required=True)
     f = dsub.add_parser("fetch", help="download and verify data sets")
-    f.add_argument("names", nargs="+", choices=["mnist", "fashion-mnist"])
+    f.add_argument("names", nargs="+", choices=DATASETS)
     f.add_argument("--data-dir")
     f.set_defaults(func=cmd_data_fetch)
 
@@ -428,51 +415,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=100,
         help="samples timed on the readable engine (speed)",
     )
-    b.add_argument("--sizes", type=_parse_sizes, help="hidden sizes N for scaling")
+    b.add_argument("--sizes", type=parse_sizes, help="hidden sizes N for scaling")
     b.add_argument("--out", help="output file (speed: JSON) or directory (scaling)")
     b.add_argument("--data-dir")
     b.add_argument("--threads", type=int)
     b.set_defaults(func=cmd_bench)
-
-    for mod in COMMAND_MODULES:
-        importlib.import_module(mod).add_commands(sub)
-    return p
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``desire-bp`` console script."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    from .checkpoint import CheckpointError
-    from .training import RunError
-
-    known: tuple[type[BaseException], ...] = (
-        CLIError,
-        ConfigError,
-        CheckpointError,
-        RunError,
-        FileNotFoundError,
-    )
-    try:
-        from .data import DataError
-
-        known = (*known, DataError)
-    except ImportError:  # pragma: no cover - data module always present in releases
-        pass
-    try:
-        return args.func(args)
-    except known as e:
-        print(f"desire-bp {args.command}: error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(
-            "interrupted; completed epochs are checkpointed (resume with --resume)", file=sys.stderr
-        )
-        return 130
-    except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at exit
-        return 141
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -1,6 +1,7 @@
-"""Curves and summary of the float vs integer runs in this folder.
+"""Curves and summary of the float vs integer runs in results/integer/.
 
-Usage: python results/integer/plot.py   (reads */metrics.jsonl, writes curves.png, summary.md)
+Usage: python scripts/integer_curves.py   (reads results/integer/*/metrics.jsonl, writes
+results/integer/curves.png and summary.md)
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-HERE = Path(__file__).parent
+HERE = Path(__file__).resolve().parent.parent / "results" / "integer"
 runs = {}
 for d in sorted(HERE.iterdir()):
     if (d / "metrics.jsonl").exists():
@@ -52,7 +53,7 @@ lines = [
     "| --- | --- | --- | --- | --- | --- | --- |",
 ]
 for name, (rows, cfg) in runs.items():
-    integer = cfg.get("extra", {}).get("integer")
+    integer = cfg.get("integer") or cfg.get("extra", {}).get("integer")  # older form: extra
     arith = (
         "float32"
         if integer is None

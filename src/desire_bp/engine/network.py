@@ -11,27 +11,32 @@ Example::
     net.save("net.npz")
 
 Two engines implement the same semantics: ``"fast"`` (default; event-driven Numba kernels,
-:mod:`desire_bp.kernels`) and ``"reference"`` (the readable NumPy transcription of SPEC.md,
-:mod:`desire_bp.reference`).  Both update the same weight storage in place, so a network can
-switch engines at any time.
+:mod:`desire_bp.engine.kernels`) and ``"reference"`` (the readable NumPy transcription of
+the specification, ``docs/spec.md``, :mod:`desire_bp.engine.reference`).  Both update the same
+weight storage in place, so a network can switch engines at any time.
+
+:class:`NetworkBase` is what the float :class:`Network` and the integer
+:class:`desire_bp.integer.IntegerNetwork` share, and what :func:`desire_bp.training.train`
+drives: the engine switch, input checks, :meth:`~NetworkBase.evaluate` and persistence.
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
 
+from ..config import ENGINES, Config
 from . import kernels, reference
-from .config import Config
 
 F32 = np.float32
-ENGINES = ("fast", "reference")
 
 __all__ = [
     "Network",
+    "NetworkBase",
     "SampleResult",
     "Evaluation",
     "ENGINES",
@@ -122,11 +127,109 @@ def predictions_from_counts(counts: np.ndarray) -> np.ndarray:
     return np.where(ties, -1, k)
 
 
-class Network:
+class NetworkBase(ABC):
+    """What both arithmetics share (float :class:`Network`, integer
+    :class:`desire_bp.integer.IntegerNetwork`).
+
+    Subclasses set :attr:`cfg` and the engine and implement :attr:`weights` (float values,
+    ``(n_out, n_in)`` each), :meth:`train_sample`, :meth:`forward_batch`, :meth:`copy` and
+    :meth:`load`; the base gives the engine switch, the label checks, :meth:`predict`,
+    :meth:`evaluate` and :meth:`save`.
+    """
+
+    cfg: Config
+    _engine: str
+
+    @property
+    def engine(self) -> str:
+        """``"fast"`` or ``"reference"``."""
+        return self._engine
+
+    @engine.setter
+    def engine(self, name: str) -> None:
+        if name not in ENGINES:
+            raise ValueError(f"unknown engine {name!r}; choose one of {ENGINES}")
+        self._engine = name
+
+    @property
+    @abstractmethod
+    def weights(self) -> list[np.ndarray]:
+        """Float values of the weights, ``(n_out, n_in)`` float32 each (copies)."""
+
+    @abstractmethod
+    def train_sample(
+        self,
+        x: np.ndarray,
+        label: int,
+        lr: float | None = None,
+        masks: Sequence[np.ndarray] | None = None,
+    ) -> SampleResult:
+        """One online training step (forward with dropout, desire backward, update)."""
+
+    @abstractmethod
+    def forward_batch(self, X: np.ndarray, threads: int | None = None) -> np.ndarray:
+        """Output spike counts of many samples, ``(N, n_L)`` int32 (evaluation mode)."""
+
+    @abstractmethod
+    def copy(self) -> NetworkBase:
+        """An independent copy."""
+
+    def _check_label(self, label: int) -> None:
+        if not 0 <= int(label) < self.cfg.sizes[-1]:
+            raise ValueError(f"label {label} outside 0..{self.cfg.sizes[-1] - 1}")
+
+    def _check_input_width(self, n: int, what: str = "samples have") -> None:
+        if n != self.cfg.sizes[0]:
+            raise ValueError(f"{what} {n} values, input layer has {self.cfg.sizes[0]}")
+
+    def predict(self, images: np.ndarray, threads: int | None = None) -> np.ndarray:
+        """Predicted class of each sample, ``(N,)`` int64: the output neuron with the strictly
+        largest spike count, ``-1`` ("no decision") where the maximum is tied.
+
+        Args:
+            images: ``(N, n_0)`` (or ``(N, 28, 28)``, ``(N, 1, 28, 28)``) uint8 bytes or floats
+                in [0, 1]; one sample ``x`` is ``x[None]``.
+        """
+        return predictions_from_counts(self.forward_batch(images, threads)).astype(np.int64)
+
+    def evaluate(self, images: np.ndarray, labels: np.ndarray) -> Evaluation:
+        """Classify a data set with the strict-maximum rule.
+
+        Args:
+            images: ``(N, n_0)`` (or ``(N, 28, 28)``) uint8 bytes or floats in [0, 1].
+            labels: ``(N,)`` integer classes.
+        """
+        labels = np.asarray(labels).astype(np.int64).reshape(-1)
+        if len(labels) != len(images):
+            raise ValueError(f"{len(images)} images but {len(labels)} labels")
+        n_cls = self.cfg.sizes[-1]
+        if len(labels) and (labels.min() < 0 or labels.max() >= n_cls):
+            raise ValueError(f"labels must lie in 0..{n_cls - 1}")
+        counts = self.forward_batch(images)
+        pred = predictions_from_counts(counts)
+        confusion = np.zeros((n_cls, n_cls + 1), np.int64)
+        np.add.at(confusion, (labels, np.where(pred < 0, n_cls, pred)), 1)
+        correct = int((pred == labels).sum())
+        acc = 100.0 * correct / len(labels) if len(labels) else float("nan")
+        return Evaluation(acc, len(labels), pred, counts, confusion)
+
+    def _checkpoint_meta(self) -> dict:
+        """Metadata a subclass adds to every checkpoint it writes."""
+        return {}
+
+    def save(self, path, **meta) -> None:
+        """Write an ``.npz`` checkpoint (no pickle), atomically: :attr:`weights`, the config and
+        ``meta``; see :mod:`desire_bp.checkpoint`."""
+        from ..checkpoint import save_checkpoint
+
+        save_checkpoint(path, self.weights, self.cfg, {**meta, **self._checkpoint_meta()})
+
+
+class Network(NetworkBase):
     """A feed-forward SNN: an IF input encoder and ``L`` fully connected LIF layers.
 
     Weights are stored input-major (``WT_l = W_l.T``, float32, C-contiguous); the API speaks
-    SPEC's post-synaptic-first shape ``(n_out, n_in)``.
+    The specification's post-synaptic-first shape ``(n_out, n_in)``.
     """
 
     def __init__(self, weights: Sequence[np.ndarray], cfg: Config, engine: str = "fast") -> None:
@@ -158,17 +261,6 @@ class Network:
             for n_in, n_out in zip(cfg.sizes[:-1], cfg.sizes[1:], strict=True)
         ]
         return cls(weights, cfg, engine)
-
-    @property
-    def engine(self) -> str:
-        """``"fast"`` or ``"reference"``."""
-        return self._engine
-
-    @engine.setter
-    def engine(self, name: str) -> None:
-        if name not in ENGINES:
-            raise ValueError(f"unknown engine {name!r}; choose one of {ENGINES}")
-        self._engine = name
 
     # ----------------------------------------------------------------- weights
     @property
@@ -214,10 +306,9 @@ class Network:
     # ----------------------------------------------------------------- one sample
     def _check_sample(self, x: np.ndarray, label: int | None = None) -> np.ndarray:
         x = to_float_pixels(x).reshape(-1)
-        if x.shape[0] != self.cfg.sizes[0]:
-            raise ValueError(f"sample has {x.shape[0]} values, input layer has {self.cfg.sizes[0]}")
-        if label is not None and not 0 <= int(label) < self.cfg.sizes[-1]:
-            raise ValueError(f"label {label} outside 0..{self.cfg.sizes[-1] - 1}")
+        self._check_input_width(x.shape[0], "sample has")
+        if label is not None:
+            self._check_label(label)
         return np.ascontiguousarray(x)
 
     def train_sample(
@@ -235,8 +326,8 @@ class Network:
             label: its class.
             lr: learning rate (default ``cfg.lr``, the epoch-0 rate).
             masks: dropout masks per layer (``(n_l,)`` bool each) as from
-                :func:`desire_bp.reference.draw_masks`; ``None`` means dropout off (all ones),
-                scales ``c_l`` still apply.
+                :func:`desire_bp.engine.reference.draw_masks`; ``None`` means dropout off (all
+                ones), scales ``c_l`` still apply.
         """
         cfg = self.cfg
         x = self._check_sample(x, label)
@@ -265,10 +356,7 @@ class Network:
     def forward_batch(self, X: np.ndarray, threads: int | None = None) -> np.ndarray:
         """Output spike counts of many samples, ``(N, n_L)`` int32 (evaluation mode)."""
         X = pixel_matrix(X)
-        if X.shape[1] != self.cfg.sizes[0]:
-            raise ValueError(
-                f"samples have {X.shape[1]} values, input layer has {self.cfg.sizes[0]}"
-            )
+        self._check_input_width(X.shape[1])
         out = np.zeros((len(X), self.cfg.sizes[-1]), np.int32)
         if self._engine == "reference":
             W = self.reference_weights
@@ -288,48 +376,11 @@ class Network:
         )
         return out
 
-    def predict(self, images: np.ndarray, threads: int | None = None) -> np.ndarray:
-        """Predicted class of each sample, ``(N,)`` int64: the output neuron with the strictly
-        largest spike count, ``-1`` ("no decision") where the maximum is tied.
-
-        Args:
-            images: ``(N, n_0)`` (or ``(N, 28, 28)``, ``(N, 1, 28, 28)``) uint8 bytes or floats
-                in [0, 1]; one sample ``x`` is ``x[None]``.
-        """
-        return predictions_from_counts(self.forward_batch(images, threads)).astype(np.int64)
-
-    def evaluate(self, images: np.ndarray, labels: np.ndarray) -> Evaluation:
-        """Classify a data set with the strict-maximum rule.
-
-        Args:
-            images: ``(N, n_0)`` (or ``(N, 28, 28)``) uint8 bytes or floats in [0, 1].
-            labels: ``(N,)`` integer classes.
-        """
-        labels = np.asarray(labels).astype(np.int64).reshape(-1)
-        if len(labels) != len(images):
-            raise ValueError(f"{len(images)} images but {len(labels)} labels")
-        n_cls = self.cfg.sizes[-1]
-        if len(labels) and (labels.min() < 0 or labels.max() >= n_cls):
-            raise ValueError(f"labels must lie in 0..{n_cls - 1}")
-        counts = self.forward_batch(images)
-        pred = predictions_from_counts(counts) if len(counts) else np.zeros(0, np.int64)
-        confusion = np.zeros((n_cls, n_cls + 1), np.int64)
-        np.add.at(confusion, (labels, np.where(pred < 0, n_cls, pred)), 1)
-        correct = int((pred == labels).sum())
-        acc = 100.0 * correct / len(labels) if len(labels) else float("nan")
-        return Evaluation(acc, len(labels), pred, counts, confusion)
-
     # ----------------------------------------------------------------- persistence
-    def save(self, path, **meta) -> None:
-        """Write an ``.npz`` checkpoint (no pickle), atomically; see :mod:`desire_bp.checkpoint`."""
-        from .checkpoint import save_checkpoint
-
-        save_checkpoint(path, self.weights, self.cfg, meta)
-
     @classmethod
     def load(cls, path, engine: str = "fast") -> Network:
         """Read a checkpoint written by :meth:`save` (or by a training run)."""
-        from .checkpoint import load_checkpoint
+        from ..checkpoint import load_checkpoint
 
         ck = load_checkpoint(path)
         return cls(ck.weights, ck.config, engine)

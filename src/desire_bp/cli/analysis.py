@@ -1,0 +1,309 @@
+"""``desire-bp sweep``, ``figure``, ``report``, ``table3``, ``export-nir`` and ``torch-check``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from ..config import PRESETS
+from ..figures import FIGURES
+from ..nir_export import DEFAULT_DT
+from ..nir_export import TARGETS as NIR_TARGETS
+from .options import CLIError, add_config_options, add_engine_option, config_from_args
+
+__all__ = ["add_parsers"]
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from ..sweep import Sweep, SweepError, figure_grid, parse_grid, parse_random
+
+    try:
+        grid: dict[str, list[Any]] = {}
+        if args.figure:
+            name, values = next(iter(figure_grid(args.figure).items()))
+            if args.values:
+                values = parse_grid(f"{name}={args.values}")[1]
+            grid[name] = values
+        elif args.values:
+            raise CLIError("--values needs --figure fig4 or fig5")
+        for spec in args.grid:
+            name, values = parse_grid(spec)
+            if name in grid:
+                raise CLIError(f"--grid {spec!r}: parameter {name} given twice")
+            grid[name] = values
+        random = [parse_random(s) for s in args.random]
+        if args.trials is not None and not random:
+            raise CLIError("--trials needs at least one --random")
+        if grid or random:
+            base = config_from_args(args)
+            sweep = Sweep.create(
+                args.sweep_dir, base, grid, random, args.trials or 10, args.search_seed
+            )
+        else:
+            sweep = Sweep.load(args.sweep_dir)
+            if args.epochs is not None:
+                sweep = sweep.raise_epochs(args.epochs)
+        if args.list:
+            for r in sweep.results():
+                acc = r["best_test_accuracy"]
+                print(
+                    f"{r['trial']:<40} {r['status']:<8} {r['epochs_done']}/{r['epochs']} epochs"
+                    + (f"  best {acc:.2f}%" if acc == acc else "")
+                )
+            return 0
+        rows = sweep.run(
+            args.executor,
+            address=args.address,
+            cpus_per_trial=args.cpus_per_trial,
+            max_concurrent=args.max_concurrent,
+            data_dir=args.data_dir,
+            engine=args.engine,
+        )
+    except SweepError as e:
+        raise CLIError(str(e)) from e
+    done = sum(r["status"] == "done" for r in rows)
+    print(f"{done}/{len(rows)} trials finished; results in {sweep.dir / 'results.csv'}")
+    best = sweep.dir / "best.json"
+    if best.exists():
+        b = json.loads(best.read_text())
+        print(
+            f"best: {b['trial']} with best test accuracy {b['best_test_accuracy']:.2f}% "
+            f"(epoch {b['best_epoch']}); {best}"
+        )
+    return 0
+
+
+def cmd_figure(args: argparse.Namespace) -> int:
+    from ..figures import draw_figure
+
+    which = args.name
+    if which in ("fig4", "fig5"):
+        d = args.sweep_dir or args.dir
+        if not d:
+            raise CLIError(
+                f"figure {which} needs --sweep-dir (see desire-bp sweep --figure {which})"
+            )
+    elif not args.dir:
+        raise CLIError(f"figure {which} needs a run directory: desire-bp figure {which} RUN")
+    else:
+        d = args.dir
+    for p in draw_figure(which, d, args.out, args.title):
+        print(f"wrote {p}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from ..report import PAPER, plot_comparison, plot_curves, summarize
+
+    if args.compare:
+        datasets = {summarize(run)["dataset"] for run in args.run_dirs}
+        paper = PAPER.get(datasets.pop()) if len(datasets) == 1 else None
+        png = plot_comparison(args.run_dirs, args.compare, paper=paper)
+        print(f"test accuracy of {len(args.run_dirs)} runs in {png}")
+    for run in args.run_dirs:
+        s = summarize(run)
+        png = plot_curves(run, paper=PAPER.get(s["dataset"]))
+        if args.json:
+            print(json.dumps({**s, "png": str(png)}))
+        else:
+            print(
+                f"{run}: {s['dataset']} {'-'.join(map(str, s['sizes']))}, "
+                f"{s['epochs_done']}/{s['epochs_planned']} epochs: final "
+                f"{s['final_test_accuracy']:.2f} %, best {s['best_test_accuracy']:.2f} % (epoch "
+                f"{s['best_epoch']}), {s['seconds_per_epoch_median']:.1f} s/epoch (median); "
+                f"curves in {png}"
+            )
+    return 0
+
+
+def cmd_table3(args: argparse.Namespace) -> int:
+    """Measured operation counts, printed and written as CSV/JSON."""
+    from ..opcount import format_table, measure_table3, write_table3
+
+    res = measure_table3(args.checkpoint, args.preset, args.samples, args.arithmetic, args.data_dir)
+    cfg = res["config"]
+    print(
+        f"operations per neuron per sample ({args.samples} training samples of "
+        f"{cfg['dataset']}, network {'-'.join(map(str, cfg['sizes']))}, T={cfg['T']}; "
+        "layer 'network' = whole network per sample)"
+    )
+    print(format_table(res["rows"]))
+    stem = write_table3(res, args.out, args.arithmetic)
+    print(f"wrote {stem}.csv and {stem}.json")
+    return 0
+
+
+def cmd_export_nir(args: argparse.Namespace) -> int:
+    try:
+        import nir
+    except ImportError as e:  # pragma: no cover - depends on the environment
+        raise SystemExit("export-nir needs the nir package: pip install 'desire-bp[nir]'") from e
+    from ..nir_export import LOST, agreement, export_nir, node_chain
+
+    graph = export_nir(args.checkpoint, args.out, args.dt, not args.no_delay, args.target)
+    print(f"wrote {args.out}: " + " -> ".join(node_chain(graph)))
+    lost = LOST
+    if args.target != "nir":
+        from ..interop import LOST_SPIKES
+
+        print(f"for snnTorch and Norse: run {graph.metadata['steps']} steps, encoder outside")
+        lost = LOST_SPIKES
+    print("not expressible in NIR 1.0 (see docs/nir.md):")
+    for line in lost:
+        print(f"  - {line}")
+    if args.check:
+        from ..data import load_dataset
+        from ..engine import Network
+
+        net = Network.load(args.checkpoint)
+        test = load_dataset(net.cfg.dataset, "test", args.data_dir).subset(args.check)
+        back = nir.read(str(args.out))  # check what was written, not the in-memory graph
+        print(json.dumps(agreement(back, net, test.images, test.labels), indent=1))
+    return 0
+
+
+def cmd_torch_check(args: argparse.Namespace) -> int:
+    try:
+        from ..torch import compare_with_engine
+    except ImportError as e:  # pragma: no cover - depends on the environment
+        raise SystemExit("torch-check needs PyTorch: pip install 'desire-bp[torch]'") from e
+    res = compare_with_engine(
+        args.checkpoint,
+        args.samples,
+        args.exact,
+        args.device,
+        args.batch,
+        args.threads,
+        args.data_dir,
+    )
+    print(json.dumps(res, indent=1))
+    return 0
+
+
+# ----------------------------------------------------------------------------- parsers
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    """Add ``sweep``, ``figure``, ``report``, ``table3``, ``export-nir`` and ``torch-check``."""
+    s = sub.add_parser(
+        "sweep",
+        help="hyper-parameter sweep (grid / random search; Ray Tune if installed)",
+        description="Grid or random search over Config fields, one training run per trial in "
+        "SWEEP_DIR/trials/. Run again with only SWEEP_DIR to resume an interrupted sweep. "
+        "Parameters: any Config field (lr, p_hid, T, theta_hid, sizes as 784-100-10, ...), N "
+        "(784-2N-N-10) and hidden (e.g. 1600-800).",
+    )
+    s.add_argument("sweep_dir", metavar="SWEEP_DIR")
+    s.add_argument(
+        "--grid",
+        action="append",
+        default=[],
+        metavar="NAME=V1,V2,...",
+        help="grid values of a parameter (repeat for more; every combination is a trial)",
+    )
+    s.add_argument(
+        "--random",
+        action="append",
+        default=[],
+        metavar="NAME=DIST",
+        help="random search: uniform:LO:HI, loguniform:LO:HI, randint:LO:HI or choice:A,B,...",
+    )
+    s.add_argument("--trials", type=int, help="random samples (default 10)")
+    s.add_argument("--search-seed", type=int, default=0, help="seed of the random search (0)")
+    s.add_argument(
+        "--figure",
+        choices=FIGURES[:2],
+        help="the paper's sweep: fig4 = grid over N in 784-2N-N-10, fig5 = grid over T",
+    )
+    s.add_argument("--values", help="values of the --figure sweep (default: 50..1600 / 5..30)")
+    add_config_options(s)
+    s.add_argument(
+        "--executor",
+        choices=["auto", "ray", "local"],
+        default="auto",
+        help="auto: Ray Tune if installed, else sequential in this process",
+    )
+    s.add_argument("--address", help="Ray cluster address (default: start local Ray)")
+    s.add_argument("--cpus-per-trial", type=float, default=1, help="Ray CPUs per trial (1)")
+    s.add_argument("--max-concurrent", type=int, help="at most this many trials at once (Ray)")
+    add_engine_option(s)
+    s.add_argument("--data-dir")
+    s.add_argument("--list", action="store_true", help="list the trials and their state only")
+    s.set_defaults(func=cmd_sweep)
+
+    f = sub.add_parser(
+        "figure",
+        help="plot the paper's Fig. 4-8 (PNG + CSV) from a sweep or a recorded run",
+        description="fig4/fig5: from a sweep directory (desire-bp sweep DIR --figure fig4). "
+        "fig6/fig7/fig8: from a run trained with --record losses / spikes / contributions.",
+    )
+    f.add_argument("name", choices=FIGURES)
+    f.add_argument("dir", nargs="?", metavar="DIR", help="run directory (fig6-8) or sweep dir")
+    f.add_argument("--sweep-dir", help="sweep directory (fig4, fig5)")
+    f.add_argument("--out", help="PNG to write (CSV beside it; default DIR/<name>.png)")
+    f.add_argument("--title", help="replace the generated title")
+    f.set_defaults(func=cmd_figure)
+
+    p = sub.add_parser("report", help="summary and accuracy curves (PNG) of run directories")
+    p.add_argument("run_dirs", nargs="+")
+    p.add_argument("--json", action="store_true", help="one JSON object per run")
+    p.add_argument(
+        "--compare",
+        metavar="PNG",
+        help="also draw the test accuracy of all the runs in one figure",
+    )
+    p.set_defaults(func=cmd_report)
+
+    t3 = sub.add_parser(
+        "table3", help="operation counts per neuron per sample (paper Table 3), measured"
+    )
+    src = t3.add_mutually_exclusive_group(required=True)
+    src.add_argument("--checkpoint", help="an .npz checkpoint (its weights and config)")
+    src.add_argument("--preset", choices=sorted(PRESETS), help="initial weights")
+    t3.add_argument("--samples", type=int, default=100, help="training samples counted")
+    t3.add_argument("--arithmetic", choices=["float", "int", "both"], default="float")
+    t3.add_argument("--out", default="results/table3", help="directory for the CSV/JSON")
+    t3.add_argument("--data-dir")
+    t3.set_defaults(func=cmd_table3)
+
+    n = sub.add_parser("export-nir", help="export a checkpoint as a NIR graph")
+    n.add_argument("checkpoint", help="an .npz checkpoint")
+    n.add_argument("out", help="the .nir (HDF5) file to write")
+    n.add_argument("--dt", type=float, default=DEFAULT_DT, help="step length in s (1e-4)")
+    n.add_argument(
+        "--target",
+        choices=NIR_TARGETS,
+        default="nir",
+        help="nir: encoder and delays in the graph; snntorch, norse: one graph for both "
+        "importers (encoder spikes in, no Delay nodes, T - (L-1) steps; docs/nir.md)",
+    )
+    n.add_argument(
+        "--check",
+        type=int,
+        metavar="N",
+        help="read back, run N test samples under NIR semantics, with desire-bp's metadata "
+        "and (--target snntorch|norse) in the installed libraries; compare with the engine",
+    )
+    n.add_argument(
+        "--no-delay",
+        action="store_true",
+        help="leave out the Delay nodes (for importers without Delay; changes the network)",
+    )
+    n.add_argument("--data-dir")
+    n.set_defaults(func=cmd_export_nir)
+
+    tc = sub.add_parser(
+        "torch-check",
+        help="run a checkpoint's test set as a PyTorch module (desire_bp.torch) and the engine",
+        description="Prints as JSON both accuracies, the share of identical predictions and "
+        "of identical count rows, and the seconds taken (docs/torch.md).",
+    )
+    tc.add_argument("checkpoint", help="an .npz checkpoint")
+    tc.add_argument("--samples", type=int, help="the first N test samples (default: all)")
+    tc.add_argument("--exact", action="store_true", help="the engine's summation order")
+    tc.add_argument("--device", default="cpu", help="torch device (cpu)")
+    tc.add_argument("--batch", type=int, default=10000, help="samples per call")
+    tc.add_argument("--threads", type=int, default=1, help="torch CPU threads (1)")
+    tc.add_argument("--data-dir")
+    tc.set_defaults(func=cmd_torch_check)

@@ -1,0 +1,198 @@
+"""The paper's Fig. 4-8 from sweep and run directories: PNG and CSV files (``desire-bp figure``).
+
+Fig. 4 and 5 come from a sweep directory (:mod:`desire_bp.sweep`), Fig. 6-8 from a run trained
+with recording (:class:`desire_bp.analysis.Recorder`); :func:`draw_figure` writes either.
+Epochs in titles and CSV files are counted from 1.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .config import Config
+
+__all__ = ["FIGURES", "FigureError", "PAPER_POINTS", "describe", "draw_figure"]
+
+#: Paper results quoted in the text (MNIST, 150 epochs): N = 800 / T = 20 -> 98.41 %.
+PAPER_POINTS = {"fig4": {800.0: 98.41}, "fig5": {20.0: 98.41}}
+FIGURES = ("fig4", "fig5", "fig6", "fig7", "fig8")
+
+
+class FigureError(ValueError):
+    """A figure cannot be drawn from the given directory; the message says why."""
+
+
+def describe(cfg: Config, sizes: str | None = None, T: str | None = None) -> str:
+    """A one-line description of a run for figure titles: data set, network, ``T``, epochs and
+    samples, noting when fewer epochs or samples than the paper's are used."""
+    from .config import PRESETS
+
+    full = PRESETS["fashion-mnist" if cfg.dataset == "fashion-mnist" else "mnist"]
+    n_train = cfg.train_samples or 60000
+    n_test = cfg.test_samples or 10000
+    net = sizes or "-".join(map(str, cfg.sizes))
+    text = (
+        f"{cfg.dataset}, {net}, T={T or cfg.T}, {cfg.epochs} epoch{'s' * (cfg.epochs != 1)}, "
+        f"{n_train} train / {n_test} test samples"
+    )
+    if cfg.epochs < full.epochs or n_train < 60000 or n_test < 10000:
+        text += f"\n(reduced: the paper uses {full.epochs} epochs on 60000 / 10000 samples)"
+    return text
+
+
+def _run_config(run_dir: Path) -> Config:
+    path = run_dir / "config.json"
+    if not path.exists():
+        raise FigureError(f"{run_dir} is not a run directory (no config.json)")
+    return Config.from_dict(json.loads(path.read_text()))
+
+
+def _run_config(run_dir: Path) -> Config:
+    path = run_dir / "config.json"
+    if not path.exists():
+        raise FigureError(f"{run_dir} is not a run directory (no config.json)")
+    return Config.from_dict(json.loads(path.read_text()))
+
+
+def _fig_sweep(which: str, d: str | Path, out: Path | None, title: str | None) -> list[Path]:
+    from .analysis import accuracy_curve
+    from .plotting import plot_accuracy_curve, write_csv
+    from .sweep import Sweep, SweepError
+
+    try:
+        sweep = Sweep.load(d)
+    except SweepError as e:
+        raise FigureError(str(e)) from e
+    rows = [r for r in sweep.results() if r["epochs_done"] > 0]
+    if not rows:
+        raise FigureError(f"no trial of {d} has finished an epoch yet (run desire-bp sweep {d})")
+    if which == "fig4":
+        xs = [r["config"].sizes[-2] for r in rows]  # N: the last hidden layer of 784-2N-N-10
+        xlabel, net, T = "N (network 784-2N-N-10)", "784-2N-N-10", None
+        name = "Fig. 4: test accuracy vs hidden neurons N"
+    else:
+        xs = [r["config"].T for r in rows]
+        xlabel, net, T = "time steps T", None, "swept"
+        name = "Fig. 5: test accuracy vs time steps T"
+    curve = accuracy_curve(
+        xs, [r["final_test_accuracy"] for r in rows], [r["best_test_accuracy"] for r in rows]
+    )
+    cfg = rows[0]["config"]
+    partial = sum(r["status"] != "done" for r in sweep.results())
+    note = f"; {partial} trial(s) unfinished" if partial else ""
+    title = title or f"{name}{note}\n{describe(cfg, net, T)}"
+    out = out or sweep.dir / f"{which}.png"
+    png = plot_accuracy_curve(
+        curve, xlabel, title, out, logx=which == "fig4", paper=PAPER_POINTS[which]
+    )
+    keys = ["x", "n", "final_mean", "final_std", "best_mean", "best_std"]
+    header = ["N" if which == "fig4" else "T", "trials"] + [f"{k}_test_accuracy" for k in keys[2:]]
+    csv = write_csv(
+        out.with_suffix(".csv"),
+        header,
+        [[_num(curve[k][i].item()) for k in keys] for i in range(len(curve["x"]))],
+    )
+    return [png, csv]
+
+
+def _num(v: float) -> float | int:
+    return int(v) if float(v).is_integer() else v
+
+
+def _fig6(run: Path, out: Path, title: str | None) -> list[Path]:
+    from .plotting import plot_local_losses, write_csv
+    from .training import read_metrics
+
+    rows = [r for r in read_metrics(run) if "local_loss" in r]
+    if not rows:
+        raise FigureError(f"{run}: no local losses recorded (train with --record losses)")
+    cfg = _run_config(run)
+    epochs = np.array([r["epoch"] for r in rows])
+    losses = np.array([r["local_loss"] for r in rows])
+    acc = np.array([r["test_accuracy"] for r in rows])
+    n = rows[-1].get("local_loss_samples", "?")
+    title = title or (
+        f"Fig. 6: local test losses per layer ({n} test samples) and test accuracy\n{describe(cfg)}"
+    )
+    png = plot_local_losses(epochs, losses, acc, title, out)
+    header = ["epoch", "test_accuracy"] + [f"loss_layer{k + 1}" for k in range(losses.shape[1])]
+    data = [
+        [int(e) + 1, float(a), *map(float, ls)]
+        for e, a, ls in zip(epochs, acc, losses, strict=True)
+    ]
+    return [png, write_csv(out.with_suffix(".csv"), header, data)]
+
+
+def _fig7(run: Path, out: Path, title: str | None) -> list[Path]:
+    from .analysis import read_spike_records
+    from .plotting import plot_class_rates, write_csv
+
+    recs = read_spike_records(run)
+    if not recs:
+        raise FigureError(f"{run}: no spike records (train with --record spikes)")
+    cfg = _run_config(run)
+    k = len(next(iter(recs.values()))["layer1_neurons"])
+    title = title or (
+        f"Fig. 7: relative spike count n/T per class, {k} random neurons per hidden layer and "
+        f"the outputs, after epochs {', '.join(str(e + 1) for e in sorted(recs))}\n"
+        f"{describe(cfg)}"
+    )
+    png = plot_class_rates(recs, title, out)
+    data = []
+    for e in sorted(recs):
+        r = recs[e]
+        for layer in range(1, len(cfg.sizes)):
+            rates = r[f"layer{layer}_rates"]
+            for j, neuron in enumerate(r[f"layer{layer}_neurons"]):
+                for c in range(rates.shape[1]):
+                    data.append([e + 1, layer, int(neuron), c, float(rates[j, c])])
+    header = ["epoch", "layer", "neuron", "class", "rate"]
+    return [png, write_csv(out.with_suffix(".csv"), header, data)]
+
+
+def _fig8(run: Path, out: Path, title: str | None) -> list[Path]:
+    from .analysis import read_contributions
+    from .plotting import plot_contributions, write_csv
+
+    try:
+        rec = read_contributions(run)
+    except FileNotFoundError as e:
+        raise FigureError(str(e)) from e
+    cfg = _run_config(run)
+    samples, C = rec["samples"], rec["C"]
+    title = title or (
+        f"Fig. 8: contribution of each input pixel to layer 1's desire, every "
+        f"{int(rec['every'])} training samples (mean over {int(rec['n_test'])} test samples)\n"
+        f"{describe(cfg)}"
+    )
+    side = int(round(np.sqrt(C.shape[1])))
+    shape = (side, side) if side * side == C.shape[1] else (1, C.shape[1])
+    png = plot_contributions(samples, C, title, out, shape)
+    header = ["samples", "mean"] + [f"pixel{i}" for i in range(C.shape[1])]
+    data = [[int(s), float(c.mean()), *map(float, c)] for s, c in zip(samples, C, strict=True)]
+    return [png, write_csv(out.with_suffix(".csv"), header, data)]
+
+
+def draw_figure(
+    which: str, directory: str | Path, out: str | Path | None = None, title: str | None = None
+) -> list[Path]:
+    """Draw figure ``which`` (one of :data:`FIGURES`) from ``directory`` (a sweep directory for
+    fig4/fig5, a recorded run for fig6-8) into ``out`` (default ``DIRECTORY/<which>.png``) and
+    a CSV file beside it; ``title`` replaces the generated one.  Returns the files written.
+
+    Raises:
+        FigureError: the directory lacks what the figure needs.
+    """
+    if which not in FIGURES:
+        raise FigureError(f"unknown figure {which!r}; choose one of {', '.join(FIGURES)}")
+    out_path = Path(out) if out else None
+    if which in ("fig4", "fig5"):
+        return _fig_sweep(which, directory, out_path, title)
+    run = Path(directory)
+    if not run.is_dir():
+        raise FigureError(f"{run} is not a directory")
+    out_path = out_path or run / f"{which}.png"
+    return {"fig6": _fig6, "fig7": _fig7, "fig8": _fig8}[which](run, out_path, title)
