@@ -118,3 +118,36 @@ def test_cli_export_nir(small_net, tmp_path, capsys):
     assert len(LOST) >= 5
     g = nir.read(str(out))
     assert "delay_1" in g.nodes
+
+
+def test_spikes_graph_without_delay_counts_the_same_spikes(small_net, tmp_path, mnist_dir):
+    """The snnTorch/Norse graph (encoder outside, CubaLIF, no Delay) run for T - (L-1) steps
+    with desire-bp's metadata gives the engine's counts exactly; plain NIR semantics do not."""
+    from desire_bp.data import load_dataset
+    from desire_bp.interop import encode, steps_without_delay, to_nir_spikes
+
+    test = load_dataset("mnist", "test").subset(60)
+    path = tmp_path / "spikes.nir"
+    nir.write(str(path), to_nir_spikes(small_net.weights, small_net.cfg))
+    g = nir.read(str(path))
+    steps = steps_without_delay(small_net.cfg)
+    assert int(g.metadata["steps"]) == steps == 18
+    assert [type(g.nodes[k]).__name__ for k in ("linear_1", "lif_1")] == ["Linear", "CubaLIF"]
+    assert not any(type(n).__name__ in ("Delay", "IF") for n in g.nodes.values())
+    spikes = encode(test.images, steps)
+    assert spikes.shape == (18, 60, 784) and set(np.unique(spikes)) <= {0.0, 1.0}
+    ours = small_net.forward_batch(test.images)
+    assert np.array_equal(simulate(g, spikes), ours)
+    assert not np.array_equal(simulate(g, spikes, honour_metadata=False), ours)
+
+
+def test_cli_export_nir_target_norse(small_net, tmp_path, capsys):
+    from desire_bp import cli
+
+    ck = tmp_path / "ck.npz"
+    small_net.save(ck)
+    out = tmp_path / "out.nir"
+    assert cli.main(["export-nir", str(ck), str(out), "--target", "norse"]) == 0
+    text = capsys.readouterr().out
+    assert "run 18 steps, encoder outside" in text and "reset_subtract" in text
+    assert "delay_1" not in nir.read(str(out)).nodes

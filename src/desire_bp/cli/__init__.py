@@ -2,7 +2,7 @@
 
 Every argument parser of the project is in this package: :mod:`.run` (``train``, ``eval``,
 ``data fetch``, ``import-torch``, ``fingerprint``, ``bench``), :mod:`.analysis` (``sweep``,
-``figure``, ``report``, ``table3``, ``export-nir``) and the options they share,
+``figure``, ``report``, ``table3``, ``export-nir``, ``torch-check``) and the options they share,
 :mod:`.options`.  Each command parses its options and calls library functions.
 """
 

@@ -1,4 +1,4 @@
-"""``desire-bp sweep``, ``figure``, ``report``, ``table3`` and ``export-nir``."""
+"""``desire-bp sweep``, ``figure``, ``report``, ``table3``, ``export-nir`` and ``torch-check``."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 from ..config import PRESETS
 from ..figures import FIGURES
 from ..nir_export import DEFAULT_DT
+from ..nir_export import TARGETS as NIR_TARGETS
 from .options import CLIError, add_config_options, add_engine_option, config_from_args
 
 __all__ = ["add_parsers"]
@@ -152,10 +153,16 @@ def cmd_export_nir(args: argparse.Namespace) -> int:
         raise SystemExit("export-nir needs the nir package: pip install 'desire-bp[nir]'") from e
     from ..nir_export import LOST, agreement, export_nir, node_chain
 
-    graph = export_nir(args.checkpoint, args.out, args.dt, not args.no_delay)
+    graph = export_nir(args.checkpoint, args.out, args.dt, not args.no_delay, args.target)
     print(f"wrote {args.out}: " + " -> ".join(node_chain(graph)))
+    lost = LOST
+    if args.target != "nir":
+        from ..interop import LOST_SPIKES
+
+        print(f"for snnTorch and Norse: run {graph.metadata['steps']} steps, encoder outside")
+        lost = LOST_SPIKES
     print("not expressible in NIR 1.0 (see docs/nir.md):")
-    for line in LOST:
+    for line in lost:
         print(f"  - {line}")
     if args.check:
         from ..data import load_dataset
@@ -168,11 +175,29 @@ def cmd_export_nir(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_torch_check(args: argparse.Namespace) -> int:
+    try:
+        from ..torch import compare_with_engine
+    except ImportError as e:  # pragma: no cover - depends on the environment
+        raise SystemExit("torch-check needs PyTorch: pip install 'desire-bp[torch]'") from e
+    res = compare_with_engine(
+        args.checkpoint,
+        args.samples,
+        args.exact,
+        args.device,
+        args.batch,
+        args.threads,
+        args.data_dir,
+    )
+    print(json.dumps(res, indent=1))
+    return 0
+
+
 # ----------------------------------------------------------------------------- parsers
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
-    """Add ``sweep``, ``figure``, ``report``, ``table3`` and ``export-nir``."""
+    """Add ``sweep``, ``figure``, ``report``, ``table3``, ``export-nir`` and ``torch-check``."""
     s = sub.add_parser(
         "sweep",
         help="hyper-parameter sweep (grid / random search; Ray Tune if installed)",
@@ -259,10 +284,18 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     n.add_argument("out", help="the .nir (HDF5) file to write")
     n.add_argument("--dt", type=float, default=DEFAULT_DT, help="step length in s (1e-4)")
     n.add_argument(
+        "--target",
+        choices=NIR_TARGETS,
+        default="nir",
+        help="nir: encoder and delays in the graph; snntorch, norse: one graph for both "
+        "importers (encoder spikes in, no Delay nodes, T - (L-1) steps; docs/nir.md)",
+    )
+    n.add_argument(
         "--check",
         type=int,
         metavar="N",
-        help="read back, simulate N test samples and report agreement with the engine",
+        help="read back, run N test samples under NIR semantics, with desire-bp's metadata "
+        "and (--target snntorch|norse) in the installed libraries; compare with the engine",
     )
     n.add_argument(
         "--no-delay",
@@ -271,3 +304,18 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     )
     n.add_argument("--data-dir")
     n.set_defaults(func=cmd_export_nir)
+
+    tc = sub.add_parser(
+        "torch-check",
+        help="run a checkpoint's test set as a PyTorch module (desire_bp.torch) and the engine",
+        description="Prints as JSON both accuracies, the share of identical predictions and "
+        "of identical count rows, and the seconds taken (docs/torch.md).",
+    )
+    tc.add_argument("checkpoint", help="an .npz checkpoint")
+    tc.add_argument("--samples", type=int, help="the first N test samples (default: all)")
+    tc.add_argument("--exact", action="store_true", help="the engine's summation order")
+    tc.add_argument("--device", default="cpu", help="torch device (cpu)")
+    tc.add_argument("--batch", type=int, default=10000, help="samples per call")
+    tc.add_argument("--threads", type=int, default=1, help="torch CPU threads (1)")
+    tc.add_argument("--data-dir")
+    tc.set_defaults(func=cmd_torch_check)

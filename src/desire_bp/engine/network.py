@@ -43,6 +43,7 @@ __all__ = [
     "to_float_pixels",
     "pixel_matrix",
     "init_rng",
+    "predictions_from_counts",
 ]
 
 
@@ -118,6 +119,8 @@ class Evaluation:
 
 def predictions_from_counts(counts: np.ndarray) -> np.ndarray:
     """Strict arg-max per row of ``(N, n_L)`` counts; -1 where the maximum is tied."""
+    if len(counts) == 0:
+        return np.zeros(0, np.int64)
     k = counts.argmax(axis=1)
     top = counts[np.arange(len(counts)), k]
     ties = (counts == top[:, None]).sum(axis=1) > 1
@@ -130,8 +133,8 @@ class NetworkBase(ABC):
 
     Subclasses set :attr:`cfg` and the engine and implement :attr:`weights` (float values,
     ``(n_out, n_in)`` each), :meth:`train_sample`, :meth:`forward_batch`, :meth:`copy` and
-    :meth:`load`; the base gives the engine switch, the label checks, :meth:`evaluate` and
-    :meth:`save`.
+    :meth:`load`; the base gives the engine switch, the label checks, :meth:`predict`,
+    :meth:`evaluate` and :meth:`save`.
     """
 
     cfg: Config
@@ -179,6 +182,16 @@ class NetworkBase(ABC):
         if n != self.cfg.sizes[0]:
             raise ValueError(f"{what} {n} values, input layer has {self.cfg.sizes[0]}")
 
+    def predict(self, images: np.ndarray, threads: int | None = None) -> np.ndarray:
+        """Predicted class of each sample, ``(N,)`` int64: the output neuron with the strictly
+        largest spike count, ``-1`` ("no decision") where the maximum is tied.
+
+        Args:
+            images: ``(N, n_0)`` (or ``(N, 28, 28)``, ``(N, 1, 28, 28)``) uint8 bytes or floats
+                in [0, 1]; one sample ``x`` is ``x[None]``.
+        """
+        return predictions_from_counts(self.forward_batch(images, threads)).astype(np.int64)
+
     def evaluate(self, images: np.ndarray, labels: np.ndarray) -> Evaluation:
         """Classify a data set with the strict-maximum rule.
 
@@ -193,7 +206,7 @@ class NetworkBase(ABC):
         if len(labels) and (labels.min() < 0 or labels.max() >= n_cls):
             raise ValueError(f"labels must lie in 0..{n_cls - 1}")
         counts = self.forward_batch(images)
-        pred = predictions_from_counts(counts) if len(counts) else np.zeros(0, np.int64)
+        pred = predictions_from_counts(counts)
         confusion = np.zeros((n_cls, n_cls + 1), np.int64)
         np.add.at(confusion, (labels, np.where(pred < 0, n_cls, pred)), 1)
         correct = int((pred == labels).sum())

@@ -175,7 +175,8 @@ class IntegerNetwork(NetworkBase):
 
     def forward_batch(self, X: np.ndarray, threads: int | None = None) -> np.ndarray:
         """Output spike counts of many samples, ``(N, n_L)`` int32 (evaluation mode)."""
-        Xb = as_bytes(X).reshape(len(X), -1)
+        Xb = as_bytes(X)
+        Xb = Xb.reshape(len(Xb), int(np.prod(Xb.shape[1:])))  # also for an empty batch
         self._check_input_width(Xb.shape[1])
         out = np.zeros((len(Xb), self.cfg.sizes[-1]), np.int32)
         if self.engine == "reference":
