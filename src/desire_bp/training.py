@@ -205,8 +205,13 @@ def train(
             config must equal ``cfg`` except for ``epochs`` (which may be raised).
         data_dir: where the data sets are (default: the fetch chain of :mod:`desire_bp.data`).
         engine: ``"fast"`` or ``"reference"``.
-        data: ``(train, test)`` objects with ``images`` ``(N, 784)`` uint8 and ``labels``;
-            overrides loading (tests, custom data).
+        data: ``(train, test)``, your own data instead of ``cfg.dataset``: two objects with
+            ``images``, an array ``(N, n_in)`` (or ``(N, h, w)``) of uint8 bytes or floats in
+            [0, 1], ``n_in = cfg.sizes[0]``, and ``labels``, ``(N,)`` integers in
+            ``0 .. cfg.sizes[-1] - 1`` (a :class:`~desire_bp.data.Dataset`, a
+            ``SimpleNamespace``, ...; see ``examples/own_data.py``).  ``cfg.train_samples`` and
+            ``cfg.validation`` apply to ``train`` as to a named data set; ``test`` is evaluated
+            whole (``cfg.test_samples`` is not applied to it).
         on_epoch: hook after each epoch's evaluation; may return extra metrics to record.
         on_sample: hook ``(epoch, samples_done, net)`` after every training sample.
         progress: show a progress bar per epoch.
