@@ -20,6 +20,7 @@ import numpy as np
 
 from .config import preset
 from .engine import Network, kernels, reference, to_float_pixels
+from .progress import bar
 
 F32 = np.float32
 
@@ -63,9 +64,15 @@ def peak_rss_mb() -> float:
 
 
 def time_training(
-    net: Network, X: np.ndarray, y: np.ndarray, warmup: int = 100, seed: int = 0
+    net: Network,
+    X: np.ndarray,
+    y: np.ndarray,
+    warmup: int = 100,
+    seed: int = 0,
+    desc: str = "training",
 ) -> dict[str, float]:
-    """Per-sample online training times (s) on rows of ``X`` with dropout masks from ``seed``.
+    """Per-sample online training times (s) on rows of ``X`` with dropout masks from ``seed``
+    (``desc``: label of the progress bar, shown on a terminal).
 
     Returns median, mean and the resident memory before and after (MB).
     """
@@ -76,7 +83,7 @@ def time_training(
         net.train_sample(X[s], int(y[s]), cfg.lr, [m[s] for m in masks])
     times = np.empty(n)
     rss0 = rss_mb()
-    for s in range(n):
+    for s in bar(range(n), desc=desc, unit="sample"):  # outside the timed span
         m = [mm[s] for mm in masks]
         t0 = time.perf_counter()
         net.train_sample(X[s], int(y[s]), cfg.lr, m)
@@ -90,11 +97,13 @@ def time_training(
     }
 
 
-def time_evaluation(net: Network, X: np.ndarray, repeat: int = 3) -> dict[str, float]:
+def time_evaluation(
+    net: Network, X: np.ndarray, repeat: int = 3, desc: str = "evaluation"
+) -> dict[str, float]:
     """Evaluation time per sample (s): best of ``repeat`` passes over ``X`` (batched)."""
     net.forward_batch(X[: min(len(X), 16)])  # compile / warm up
     best = np.inf
-    for _ in range(repeat):
+    for _ in bar(range(repeat), desc=desc, unit="pass"):
         t0 = time.perf_counter()
         net.forward_batch(X)
         best = min(best, time.perf_counter() - t0)
@@ -126,12 +135,12 @@ def speed(
         y = train.labels[:n]
         fast = Network.init(cfg, seed=0)
         ref = Network(fast.weights, cfg, "reference")
-        tf = time_training(fast, X[100:n], y[100:n], warmup=100)
+        tf = time_training(fast, X[100:n], y[100:n], warmup=100, desc=f"{name}: fast training")
         nr = min(reference_samples, n)
-        tr = time_training(ref, X[:nr], y[:nr], warmup=2)
+        tr = time_training(ref, X[:nr], y[:nr], warmup=2, desc=f"{name}: readable training")
         Xt = to_float_pixels(test.images)
-        ef = time_evaluation(fast, Xt)
-        er = time_evaluation(ref, Xt[:nr], repeat=1)
+        ef = time_evaluation(fast, Xt, desc=f"{name}: fast evaluation")
+        er = time_evaluation(ref, Xt[:nr], repeat=1, desc=f"{name}: readable evaluation")
         res = {
             "sizes": list(cfg.sizes),
             "train_ms_fast": tf["median_s"] * 1e3,
@@ -213,7 +222,9 @@ def _weights_hash(net: Network) -> str:
 DEFAULT_SCALING_SIZES = (100, 200, 500, 1000, 2000, 5000, 10000, 20000, 30000)
 
 
-def _phase_times(net: Network, X: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
+def _phase_times(
+    net: Network, X: np.ndarray, y: np.ndarray, desc: str = "phases"
+) -> tuple[float, float, float]:
     """Median seconds of forward, backward and update of one training sample each."""
     cfg = net.cfg
     ws = net._workspace()
@@ -222,7 +233,7 @@ def _phase_times(net: Network, X: np.ndarray, y: np.ndarray) -> tuple[float, flo
     masks = np.ones(sum(cfg.sizes), np.bool_)
     lr = F32(cfg.lr)
     tf, tb, tu = [], [], []
-    for s in range(len(X)):
+    for s in bar(range(len(X)), desc=desc, unit="sample"):
         t0 = time.perf_counter()
         kernels._forward(WT, X[s], masks, p, ws)
         t1 = time.perf_counter()
@@ -267,7 +278,7 @@ def scaling(
         cfg = preset("mnist", sizes=(784, n, 10), p_hid=0.0)
         net = Network.init(cfg, seed=0)
         _phase_times(net, X[:20], y[:20])  # warm-up
-        f, b, u = _phase_times(net, X[20:], y[20:])
+        f, b, u = _phase_times(net, X[20:], y[20:], desc=f"N={n}")
         row = {
             "N": n,
             "forward_ms": f * 1e3,
