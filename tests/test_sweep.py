@@ -189,6 +189,26 @@ def test_cli_sweep_fig4_fig5(tmp_path: Path, mnist_dir: Path, capsys) -> None:
     assert main(["sweep", str(tmp_path / "x"), "--grid", "lr=1", "--trials", "3"]) == 2
 
 
+def test_figures_refuse_sweeps_over_other_parameters(tmp_path: Path, capsys) -> None:
+    """fig4 needs a sweep over N, fig5 over T (seed may vary too); anything else is refused
+    with a message before a trial is read."""
+    from desire_bp.figures import FigureError, draw_figure
+
+    lr = sw.Sweep.create(tmp_path / "lr", tiny(), {"lr": [1e-4, 2e-4]}).dir
+    with pytest.raises(FigureError, match=r"hidden size N .* sweeps lr: .* sweep over N"):
+        draw_figure("fig4", lr)
+    assert main(["figure", "fig5", "--sweep-dir", str(lr)]) == 2
+    assert "against the time steps T" in capsys.readouterr().err
+    n_lr = sw.Sweep.create(tmp_path / "n_lr", tiny(), {"N": [4, 8], "lr": [1e-4, 2e-4]}).dir
+    with pytest.raises(FigureError, match="besides N, lr, whose trials would be averaged"):
+        draw_figure("fig4", n_lr)
+    with pytest.raises(FigureError, match="sweeps N, lr"):
+        draw_figure("fig5", n_lr)
+    n_seed = sw.Sweep.create(tmp_path / "n_seed", tiny(), {"N": [4], "seed": [0, 1]}).dir
+    with pytest.raises(FigureError, match="no trial .* has finished an epoch"):  # accepted
+        draw_figure("fig4", n_seed)
+
+
 def test_summary_of_missing_trial(tmp_path: Path) -> None:
     s = sw.Sweep.create(tmp_path, tiny(), {"lr": [1e-4]})
     (row,) = s.results()
