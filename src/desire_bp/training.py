@@ -192,6 +192,7 @@ def train(
     data: tuple[Any, Any] | None = None,
     on_epoch: Callable[[EpochMetrics, NetworkBase], dict[str, Any] | None] | None = None,
     on_sample: Callable[[int, int, NetworkBase], None] | None = None,
+    on_saved: Callable[[dict[str, Any]], None] | None = None,
     progress: bool = True,
     log: Callable[[str], None] | None = print,
     init_weights: Sequence[np.ndarray] | None = None,
@@ -214,6 +215,9 @@ def train(
             whole (``cfg.test_samples`` is not applied to it).
         on_epoch: hook after each epoch's evaluation; may return extra metrics to record.
         on_sample: hook ``(epoch, samples_done, net)`` after every training sample.
+        on_saved: hook with each epoch's metrics (as in ``metrics.jsonl``) once they and the
+            checkpoint are written, so that it may end the process (an early-stopping
+            scheduler reporting to Ray Tune).
         progress: show a progress bar per epoch (only when stderr is a terminal).
         log: where the one-line-per-epoch summaries go (``None``: silent).
         init_weights: start a new run from these weights (``(n_l, n_{l-1})`` each, e.g. a
@@ -332,6 +336,8 @@ def train(
                 f"{best_epoch + 1}{', by validation' if val is not None else ''})  "
                 f"{t1 - t0:.1f}s + {t2 - t1:.1f}s{left}"
             )
+        if on_saved is not None:
+            on_saved(rows[-1])
     return net, rows
 
 
