@@ -33,38 +33,18 @@ trials, the local executor), :mod:`.ray_backend` (Ray Tune).
 
 from __future__ import annotations
 
-from . import ray_backend
+from . import ray_backend, space
 from .core import EXECUTORS, Sweep, Trial, read_results_csv, run_trial
 from .ray_backend import ray_available
-from .space import (
-    FIGURE_SWEEPS,
-    Distribution,
-    SweepError,
-    apply_params,
-    figure_grid,
-    grid_points,
-    parse_grid,
-    parse_random,
-    parse_value,
-    random_points,
-)
+from .space import *  # noqa: F403  (parameters, grid, distributions: space.__all__)
 
 __all__ = [
     "EXECUTORS",
-    "FIGURE_SWEEPS",
-    "Distribution",
     "Trial",
     "Sweep",
-    "SweepError",
-    "parse_grid",
-    "parse_random",
-    "parse_value",
-    "grid_points",
-    "random_points",
-    "apply_params",
-    "figure_grid",
     "run_trial",
+    "read_results_csv",
     "ray_available",
     "ray_backend",
-    "read_results_csv",
+    *space.__all__,
 ]
