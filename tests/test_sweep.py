@@ -116,7 +116,7 @@ def _csv(path: Path) -> list[dict[str, str]]:
 
 
 def test_local_sweep_results_and_resume(tmp_path: Path, mnist_dir: Path, monkeypatch) -> None:
-    monkeypatch.setattr(sw, "ray_available", lambda: False)
+    monkeypatch.setattr(sw.ray_backend, "ray_available", lambda: False)
     base = tiny()
     d = tmp_path / "sweep"
     s = sw.Sweep.create(d, base, {"lr": [1e-4, 3e-4], "p_hid": [0.0]})
@@ -189,6 +189,26 @@ def test_cli_sweep_fig4_fig5(tmp_path: Path, mnist_dir: Path, capsys) -> None:
     assert main(["sweep", str(tmp_path / "x"), "--grid", "lr=1", "--trials", "3"]) == 2
 
 
+def test_figures_refuse_sweeps_over_other_parameters(tmp_path: Path, capsys) -> None:
+    """fig4 needs a sweep over N, fig5 over T (seed may vary too); anything else is refused
+    with a message before a trial is read."""
+    from desire_bp.figures import FigureError, draw_figure
+
+    lr = sw.Sweep.create(tmp_path / "lr", tiny(), {"lr": [1e-4, 2e-4]}).dir
+    with pytest.raises(FigureError, match=r"hidden size N .* sweeps lr: .* sweep over N"):
+        draw_figure("fig4", lr)
+    assert main(["figure", "fig5", "--sweep-dir", str(lr)]) == 2
+    assert "against the time steps T" in capsys.readouterr().err
+    n_lr = sw.Sweep.create(tmp_path / "n_lr", tiny(), {"N": [4, 8], "lr": [1e-4, 2e-4]}).dir
+    with pytest.raises(FigureError, match="besides N, lr, whose trials would be averaged"):
+        draw_figure("fig4", n_lr)
+    with pytest.raises(FigureError, match="sweeps N, lr"):
+        draw_figure("fig5", n_lr)
+    n_seed = sw.Sweep.create(tmp_path / "n_seed", tiny(), {"N": [4], "seed": [0, 1]}).dir
+    with pytest.raises(FigureError, match="no trial .* has finished an epoch"):  # accepted
+        draw_figure("fig4", n_seed)
+
+
 def test_summary_of_missing_trial(tmp_path: Path) -> None:
     s = sw.Sweep.create(tmp_path, tiny(), {"lr": [1e-4]})
     (row,) = s.results()
@@ -200,14 +220,59 @@ def test_summary_of_missing_trial(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 @pytest.mark.skipif(not sw.ray_available(), reason="ray[tune] not installed")
-def test_ray_sweep_matches_local(tmp_path: Path, mnist_dir: Path) -> None:
-    """Ray Tune runs the same trials into the same run directories (local Ray, ~30 s)."""
-    base = tiny()
-    grid = {"lr": [1e-4, 3e-4]}
-    ray_rows = sw.Sweep.create(tmp_path / "ray", base, grid).run("ray", max_concurrent=2)
-    local_rows = sw.Sweep.create(tmp_path / "local", base, grid).run("local")
-    assert [r["status"] for r in ray_rows] == ["done", "done"]
+def test_ray_cluster_sweep(tmp_path: Path, mnist_dir: Path) -> None:
+    """A sweep on a local Ray cluster started here, reached through ``--address``, with ASHA:
+    Tune's own search space, one line per trial with its parameters, nothing boxed, no ANSI
+    codes and no traceback in a pipe; the trials ASHA let finish equal the local executor's."""
+    import subprocess
+    import sys
+
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR")
+    try:
+        address = ray.get_runtime_context().gcs_address
+        opts = ["--hidden", "12", "--epochs", "2", "--train-samples", "80", "--test-samples", "40"]
+        opts += ["--grid", "lr=1e-4,3e-4", "--data-dir", str(mnist_dir)]
+        cmd = [sys.executable, "-m", "desire_bp.cli", "sweep", str(tmp_path / "ray"), *opts]
+        res = subprocess.run(
+            [*cmd, "--executor", "ray", "--address", address, "--asha", "--max-concurrent", "2"],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+    finally:
+        ray.shutdown()
+    assert res.returncode == 0, res.stdout + res.stderr
+    text = res.stdout + res.stderr
+    assert "\x1b[" not in text and "╭" not in text and "+---" not in text
+    assert "Traceback" not in text and "SystemExit" not in text
+    lines = [ln for ln in res.stdout.splitlines() if ln.startswith("trial ")]
+    assert len(lines) == 2 and all("(lr=0.0001)" in ln or "(lr=0.0003)" in ln for ln in lines)
+    assert f"Ray Tune on the Ray cluster at {address}" in res.stdout and "ASHA" in res.stdout
+    base = sw.Sweep.load(tmp_path / "ray").base
+    local_rows = sw.Sweep.create(tmp_path / "local", base, {"lr": [1e-4, 3e-4]}).run(log=None)
+    ray_rows = sw.Sweep.load(tmp_path / "ray").results()
+    assert "done" in [r["status"] for r in ray_rows]  # ASHA may stop the other after epoch 1
     for a, b in zip(ray_rows, local_rows, strict=True):
+        assert a["status"] in ("done", "stopped")
+        if a["status"] == "stopped":
+            assert a["epochs_done"] == 1 and (Path(a["run_dir"]) / "stopped.json").exists()
+            continue
         assert a["best_test_accuracy"] == b["best_test_accuracy"]
         assert a["final_test_accuracy"] == b["final_test_accuracy"]
-    assert (tmp_path / "ray" / "results.csv").exists()
+
+
+def test_tune_space_is_the_sweeps_search() -> None:
+    pytest.importorskip("ray.tune")
+    from ray import tune
+
+    search = {
+        "grid": {"lr": [1e-4, 2e-4]},
+        "random": {"p_hid": "uniform:0.0:0.5", "T": "randint:5:10", "hidden": "choice:8,16"},
+    }
+    space = sw.ray_backend.tune_space(search)
+    assert space["lr"] == tune.grid_search([1e-4, 2e-4])
+    assert (space["p_hid"].lower, space["p_hid"].upper) == (0.0, 0.5)
+    assert (space["T"].lower, space["T"].upper) == (5, 11)  # Tune's upper bound is excluded
+    assert space["hidden"].categories == [[8], [16]]

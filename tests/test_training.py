@@ -284,6 +284,26 @@ def test_report_summary_and_curves(tmp_path, small_data, capsys):
     assert config_differences([tmp_path, other]) == ["", "seed=6"]
 
 
+def test_compare_draws_short_runs_visibly(tmp_path, small_data, monkeypatch):
+    """A 1-epoch run is a marker, not an invisible line; epoch ticks are whole numbers."""
+    from matplotlib.figure import Figure
+
+    from desire_bp.report import plot_comparison, plot_curves
+
+    one, two = tmp_path / "one", tmp_path / "two"
+    train(small_cfg(epochs=1), one, data=small_data, progress=False, log=None)
+    train(small_cfg(epochs=2, seed=3), two, data=small_data, progress=False, log=None)
+    drawn = []
+    monkeypatch.setattr(Figure, "savefig", lambda fig, *a, **k: drawn.append(fig))
+    plot_comparison([one, two], tmp_path / "c.png")
+    plot_curves(one)
+    for fig in drawn:
+        ax = fig.axes[0]
+        assert all(line.get_marker() == "o" for line in ax.lines if len(line.get_xdata()) <= 2)
+        ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+        assert ticks and all(float(t).is_integer() for t in ticks)
+
+
 def test_cli_data_fetch_uses_verified_cache(mnist_dir, capsys):
     assert main(["data", "fetch", "mnist", "--data-dir", str(mnist_dir.parent)]) == 0
     assert "verified files in" in capsys.readouterr().out

@@ -13,7 +13,13 @@ Public API:
 from .config import PRESETS, Config, ConfigError, preset
 from .engine import Evaluation, Network, SampleResult
 
-__version__ = "0.1.0"
+try:  # the installed distribution's version (pyproject.toml), one source of truth
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as _version
+
+    __version__ = _version("desire-bp")
+except PackageNotFoundError:  # pragma: no cover - imported from a source tree, not installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "Config",

@@ -50,13 +50,6 @@ def _run_config(run_dir: Path) -> Config:
     return Config.from_dict(json.loads(path.read_text()))
 
 
-def _run_config(run_dir: Path) -> Config:
-    path = run_dir / "config.json"
-    if not path.exists():
-        raise FigureError(f"{run_dir} is not a run directory (no config.json)")
-    return Config.from_dict(json.loads(path.read_text()))
-
-
 def _fig_sweep(which: str, d: str | Path, out: Path | None, title: str | None) -> list[Path]:
     from .analysis import accuracy_curve
     from .plotting import plot_accuracy_curve, write_csv
@@ -66,6 +59,7 @@ def _fig_sweep(which: str, d: str | Path, out: Path | None, title: str | None) -
         sweep = Sweep.load(d)
     except SweepError as e:
         raise FigureError(str(e)) from e
+    _check_swept(which, sweep)
     rows = [r for r in sweep.results() if r["epochs_done"] > 0]
     if not rows:
         raise FigureError(f"no trial of {d} has finished an epoch yet (run desire-bp sweep {d})")
@@ -96,6 +90,27 @@ def _fig_sweep(which: str, d: str | Path, out: Path | None, title: str | None) -
         [[_num(curve[k][i].item()) for k in keys] for i in range(len(curve["x"]))],
     )
     return [png, csv]
+
+
+#: What Fig. 4 / 5 plot the accuracy against: the swept parameter and its description.
+SWEPT = {"fig4": ("N", "the hidden size N of 784-2N-N-10"), "fig5": ("T", "the time steps T")}
+
+
+def _check_swept(which: str, sweep) -> None:
+    """Refuse a sweep that does not vary the figure's parameter, or varies others too (their
+    trials would be averaged into one point); ``seed`` may vary (repeats)."""
+    param, what = SWEPT[which]
+    swept = [*sweep.search.get("grid", {}), *sweep.search.get("random", {})]
+    others = [p for p in swept if p not in (param, "seed")]
+    if param in swept and not others:
+        return
+    told = f"{sweep.dir} sweeps {', '.join(swept) or 'nothing'}"
+    if param in swept:
+        told += f" (besides {param}, {', '.join(others)}, whose trials would be averaged)"
+    raise FigureError(
+        f"figure {which} plots test accuracy against {what}; {told}: draw it from a sweep "
+        f"over {param} (desire-bp sweep DIR --figure {which}; seed may vary too)"
+    )
 
 
 def _num(v: float) -> float | int:

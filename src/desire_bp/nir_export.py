@@ -400,6 +400,26 @@ def _scores(counts: np.ndarray, ours: np.ndarray, labels: np.ndarray) -> dict[st
     }
 
 
+def _simulate_in_chunks(
+    graph: Any, inputs: np.ndarray, honour: bool, like: np.ndarray, sequence: bool
+) -> np.ndarray:
+    """:func:`simulate` 100 samples at a time, with a progress bar (identical counts).
+    ``inputs`` is ``(N, n_0)``, or ``(steps, N, n_0)`` when ``sequence``."""
+    from .progress import bar
+
+    n = inputs.shape[1] if sequence else len(inputs)
+    what = "desire-bp metadata" if honour else "plain NIR semantics"
+    parts = [
+        simulate(
+            graph,
+            inputs[:, lo : lo + 100] if sequence else inputs[lo : lo + 100],
+            honour_metadata=honour,
+        )
+        for lo in bar(range(0, n, 100), desc=f"simulating the NIR graph ({what})", unit="x100")
+    ]
+    return np.concatenate(parts) if parts else np.zeros_like(like)
+
+
 def agreement(graph: Any, net: Any, images: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
     """Run a (read-back) graph as NIR prescribes, as desire-bp's metadata says, and in every
     installed library that can run it (graphs of ``--target snntorch|norse``); compare with
@@ -422,12 +442,12 @@ def agreement(graph: Any, net: Any, images: np.ndarray, labels: np.ndarray) -> d
         "engine_accuracy": float(100.0 * (predictions_from_counts(ours) == labels).mean()),
         "nir_semantics": {
             "note": "what NIR 1.0 prescribes: reset to v_reset, fire on v > v_threshold",
-            **_scores(simulate(graph, inputs, honour_metadata=False), ours, labels),
+            **_scores(_simulate_in_chunks(graph, inputs, False, ours, spikes_in), ours, labels),
         },
         "desire_bp_metadata": {
             "note": "desire-bp's node metadata applied (subtractive reset, >= threshold); "
             "not standard NIR, ignored by other tools",
-            **_scores(simulate(graph, inputs, honour_metadata=True), ours, labels),
+            **_scores(_simulate_in_chunks(graph, inputs, True, ours, spikes_in), ours, labels),
         },
     }
     runs = {

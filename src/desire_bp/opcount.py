@@ -229,7 +229,9 @@ def count_operations(
         round_shift = [lrs.a + P.trace_frac - f > 0 for f in frac]
     else:
         W = [np.array(w, np.float32) for w in weights]
-    for s in range(len(labels)):
+    from .progress import bar
+
+    for s in bar(range(len(labels)), desc=f"counting operations ({arithmetic})", unit="sample"):
         x, label, m = images[s], int(labels[s]), masks[s]
         if arithmetic == "int":
             stoch = spec.rounding == "stochastic"

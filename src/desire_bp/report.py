@@ -131,6 +131,7 @@ def plot_comparison(
 
     fig, ax = plt.subplots(figsize=(8, 4.6))
     lo, hi = 100.0, 0.0
+    drawn: list[int] = []
     for run, diff in zip(run_dirs, config_differences(run_dirs), strict=True):
         rows = read_metrics(run)
         if not rows:
@@ -140,11 +141,14 @@ def plot_comparison(
         label = f"{Path(run).name}" + (f" ({diff})" if diff else "")
         cfg = json.loads((Path(run) / "config.json").read_text())
         start = _epochs_before(_init_from(cfg) or {})
-        ax.plot([start + r["epoch"] + 1 for r in rows], acc, lw=1.2, label=label)
+        epochs = [start + r["epoch"] + 1 for r in rows]
+        drawn += epochs
+        ax.plot(epochs, acc, lw=1.2, label=label, **_marks(rows))
     if paper is not None:
         ax.axhline(paper, color="gray", ls="--", lw=1, label=f"paper {paper:.2f} %")
         lo, hi = min(lo, paper), max(hi, paper)
     ax.set_ylim(max(0.0, lo - 0.8), min(100.0, hi + 0.4))
+    _integer_epochs(ax, drawn)
     ax.set_xlabel("epoch")
     ax.set_ylabel("test accuracy [%] (strict maximum)")
     ax.grid(alpha=0.3)
@@ -171,12 +175,18 @@ def plot_curves(
     s = summarize(run_dir)
     ep = [r["epoch"] + 1 for r in rows]
     fig, ax = plt.subplots(figsize=(7, 4.2))
-    ax.plot(ep, [r["train_accuracy"] for r in rows], label="training (with dropout)")
-    ax.plot(ep, [r["test_accuracy"] for r in rows], label="test")
+    ax.plot(
+        ep, [r["train_accuracy"] for r in rows], label="training (with dropout)", **_marks(rows)
+    )
+    ax.plot(ep, [r["test_accuracy"] for r in rows], label="test", **_marks(rows))
     if s["selected_by"] == "validation":
         ax.plot(
-            ep, [r["val_accuracy"] for r in rows], label="validation (held-out training images)"
+            ep,
+            [r["val_accuracy"] for r in rows],
+            label="validation (held-out training images)",
+            **_marks(rows),
         )
+    _integer_epochs(ax, ep)
     if paper is not None:
         ax.axhline(paper, color="gray", ls="--", lw=1, label=f"paper {paper:.2f} %")
     ax.set_xlabel("epoch")
@@ -200,6 +210,23 @@ def plot_curves(
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+def _marks(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Markers on the points of a short run (a run of one epoch is a point, not a line)."""
+    return {"marker": "o", "ms": 4 if len(rows) < 5 else 2.5} if len(rows) <= 40 else {}
+
+
+def _integer_epochs(ax: Any, epochs: list[int]) -> None:
+    """Epoch ticks at whole numbers only (every epoch of a short run, half an epoch of margin)."""
+    from matplotlib.ticker import MaxNLocator
+
+    lo, hi = min(epochs), max(epochs)
+    if hi - lo < 5:
+        ax.set_xticks(range(lo, hi + 1))
+        ax.set_xlim(lo - 0.5, hi + 0.5)
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
 PAPER = {"mnist": 98.41, "fashion-mnist": 87.56}

@@ -192,6 +192,7 @@ def train(
     data: tuple[Any, Any] | None = None,
     on_epoch: Callable[[EpochMetrics, NetworkBase], dict[str, Any] | None] | None = None,
     on_sample: Callable[[int, int, NetworkBase], None] | None = None,
+    on_saved: Callable[[dict[str, Any]], None] | None = None,
     progress: bool = True,
     log: Callable[[str], None] | None = print,
     init_weights: Sequence[np.ndarray] | None = None,
@@ -205,11 +206,19 @@ def train(
             config must equal ``cfg`` except for ``epochs`` (which may be raised).
         data_dir: where the data sets are (default: the fetch chain of :mod:`desire_bp.data`).
         engine: ``"fast"`` or ``"reference"``.
-        data: ``(train, test)`` objects with ``images`` ``(N, 784)`` uint8 and ``labels``;
-            overrides loading (tests, custom data).
+        data: ``(train, test)``, your own data instead of ``cfg.dataset``: two objects with
+            ``images``, an array ``(N, n_in)`` (or ``(N, h, w)``) of uint8 bytes or floats in
+            [0, 1], ``n_in = cfg.sizes[0]``, and ``labels``, ``(N,)`` integers in
+            ``0 .. cfg.sizes[-1] - 1`` (a :class:`~desire_bp.data.Dataset`, a
+            ``SimpleNamespace``, ...; see ``examples/own_data.py``).  ``cfg.train_samples`` and
+            ``cfg.validation`` apply to ``train`` as to a named data set; ``test`` is evaluated
+            whole (``cfg.test_samples`` is not applied to it).
         on_epoch: hook after each epoch's evaluation; may return extra metrics to record.
         on_sample: hook ``(epoch, samples_done, net)`` after every training sample.
-        progress: show a progress bar per epoch.
+        on_saved: hook with each epoch's metrics (as in ``metrics.jsonl``) once they and the
+            checkpoint are written, so that it may end the process (an early-stopping
+            scheduler reporting to Ray Tune).
+        progress: show a progress bar per epoch (only when stderr is a terminal).
         log: where the one-line-per-epoch summaries go (``None``: silent).
         init_weights: start a new run from these weights (``(n_l, n_{l-1})`` each, e.g. a
             checkpoint's) instead of the seeded initialisation; the learning-rate schedule
@@ -267,6 +276,7 @@ def train(
     best = max((r[key] for r in rows), default=-math.inf)
     best_epoch = next((r["epoch"] for r in rows if r[key] == best), -1)
 
+    epoch_seconds: list[float] = []  # of the epochs trained in this call, for the time left
     for epoch in range(len(rows), cfg.epochs):
         bar = _progress_bar(len(y_train), epoch, cfg.epochs) if progress else None
 
@@ -277,13 +287,16 @@ def train(
 
         hook = (lambda done, n, epoch=epoch: on_sample(epoch, done, n)) if on_sample else None
         t0 = time.perf_counter()
-        train_acc = train_epoch(net, X_train, y_train, epoch, prog, hook)
+        try:
+            train_acc = train_epoch(net, X_train, y_train, epoch, prog, hook)
+        finally:  # also on Ctrl-C: the bar's line is cleared before anything else is printed
+            if bar is not None:
+                bar.close()
         t1 = time.perf_counter()
-        if bar is not None:
-            bar.close()
         test_acc = net.evaluate(test_set.images, test_set.labels).accuracy
         val_acc = net.evaluate(*val).accuracy if val is not None else None
         t2 = time.perf_counter()
+        epoch_seconds.append(t2 - t0)
         score = val_acc if val is not None else test_acc
         if score > best:
             best, best_epoch = score, epoch
@@ -316,26 +329,34 @@ def train(
             _write_metrics(run, rows)
         if log is not None:
             vtext = f"val {val_acc:.2f}%  " if val_acc is not None else ""
+            left = _time_left(epoch_seconds, cfg.epochs - epoch - 1)
             log(
                 f"epoch {epoch + 1}/{cfg.epochs}: train {train_acc:.2f}%  {vtext}"
                 f"test {test_acc:.2f}%  best {m.best_test_accuracy:.2f}% (epoch "
                 f"{best_epoch + 1}{', by validation' if val is not None else ''})  "
-                f"{t1 - t0:.1f}s + {t2 - t1:.1f}s"
+                f"{t1 - t0:.1f}s + {t2 - t1:.1f}s{left}"
             )
+        if on_saved is not None:
+            on_saved(rows[-1])
     return net, rows
 
 
 def _progress_bar(total: int, epoch: int, epochs: int):
-    from tqdm.auto import tqdm
+    from .progress import bar
 
-    return tqdm(
-        total=total,
-        desc=f"epoch {epoch + 1}/{epochs}",
-        unit="sample",
-        leave=False,
-        dynamic_ncols=True,
-        mininterval=0.5,
-    )
+    return bar(total=total, desc=f"epoch {epoch + 1}/{epochs}", unit="sample")
+
+
+def _time_left(epoch_seconds: list[float], remaining: int) -> str:
+    """``", ~1h02m left"`` for ``remaining`` more epochs at the mean duration of the epochs
+    timed so far (the first left out once there are others: it includes Numba's compilation);
+    ``""`` after the last epoch."""
+    from .progress import format_duration
+
+    if remaining <= 0 or not epoch_seconds:
+        return ""
+    timed = epoch_seconds[1:] or epoch_seconds
+    return f", ~{format_duration(remaining * sum(timed) / len(timed))} left"
 
 
 def run_config(run_dir: str | Path) -> Config:

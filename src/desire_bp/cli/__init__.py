@@ -12,6 +12,7 @@ import argparse
 import os
 import sys
 
+from .. import __version__
 from ..checkpoint import CheckpointError
 from ..config import ConfigError
 from ..data import DataError
@@ -40,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="desire-bp",
         description="Train and evaluate spiking neural networks with desire backpropagation.",
     )
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
     run.add_parsers(sub)
     analysis.add_parsers(sub)

@@ -57,13 +57,20 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             address=args.address,
             cpus_per_trial=args.cpus_per_trial,
             max_concurrent=args.max_concurrent,
+            asha=args.asha,
+            grace_epochs=args.grace_epochs,
             data_dir=args.data_dir,
             engine=args.engine,
         )
     except SweepError as e:
         raise CLIError(str(e)) from e
-    done = sum(r["status"] == "done" for r in rows)
-    print(f"{done}/{len(rows)} trials finished; results in {sweep.dir / 'results.csv'}")
+    done = sum(r["status"] in ("done", "stopped") for r in rows)
+    stopped = sum(r["status"] == "stopped" for r in rows)
+    print(
+        f"{done}/{len(rows)} trials finished"
+        + (f" ({stopped} stopped early)" if stopped else "")
+        + f"; results in {sweep.dir / 'results.csv'}"
+    )
     best = sweep.dir / "best.json"
     if best.exists():
         b = json.loads(best.read_text())
@@ -200,7 +207,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     """Add ``sweep``, ``figure``, ``report``, ``table3``, ``export-nir`` and ``torch-check``."""
     s = sub.add_parser(
         "sweep",
-        help="hyper-parameter sweep (grid / random search; Ray Tune if installed)",
+        help="hyper-parameter sweep (grid / random search; local processes or Ray Tune)",
         description="Grid or random search over Config fields, one training run per trial in "
         "SWEEP_DIR/trials/. Run again with only SWEEP_DIR to resume an interrupted sweep. "
         "Parameters: any Config field (lr, p_hid, T, theta_hid, sizes as 784-100-10, ...), N "
@@ -232,13 +239,29 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     add_config_options(s)
     s.add_argument(
         "--executor",
-        choices=["auto", "ray", "local"],
-        default="auto",
-        help="auto: Ray Tune if installed, else sequential in this process",
+        choices=["local", "ray", "auto"],
+        default="local",
+        help="local (default): this machine, --max-concurrent worker processes; ray: Ray Tune "
+        "(pip install 'desire-bp[ray]'); auto: Ray if installed, else local",
     )
-    s.add_argument("--address", help="Ray cluster address (default: start local Ray)")
+    s.add_argument(
+        "--address", help="Ray cluster address, e.g. 10.0.0.1:6379 (default: start local Ray)"
+    )
     s.add_argument("--cpus-per-trial", type=float, default=1, help="Ray CPUs per trial (1)")
-    s.add_argument("--max-concurrent", type=int, help="at most this many trials at once (Ray)")
+    s.add_argument(
+        "--max-concurrent",
+        type=int,
+        help="at most this many trials at once (local: worker processes, default 1; Ray: as "
+        "many as fit)",
+    )
+    s.add_argument(
+        "--asha",
+        action="store_true",
+        help="Ray: stop unpromising trials early (Tune's ASHA scheduler on the test accuracy)",
+    )
+    s.add_argument(
+        "--grace-epochs", type=int, default=1, help="ASHA: epochs every trial gets at least (1)"
+    )
     add_engine_option(s)
     s.add_argument("--data-dir")
     s.add_argument("--list", action="store_true", help="list the trials and their state only")

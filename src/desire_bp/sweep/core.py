@@ -1,35 +1,8 @@
-"""Hyper-parameter sweeps: grid or random search over :class:`~desire_bp.config.Config` fields.
-
-Every trial is one training run (:func:`desire_bp.training.train`) in its own run directory.
-A sweep directory holds::
-
-    SWEEP_DIR/
-      sweep.json           the base config, the search space and the list of trials (with the
-                           sampled values of a random search), written once
-      trials/<id>/         one run directory per trial (config.json, metrics.jsonl, ...)
-      results.csv          one row per trial: parameters, status, final / best test accuracy,
-                           best epoch, seconds
-      best.json            the trial with the best test accuracy: parameters and full config
-
-Trials are scheduled through Ray Tune when ``ray`` is installed (``pip install
-'desire-bp[ray]'``; local Ray by default, ``address`` for a cluster whose nodes see the sweep
-directory), otherwise one after the other in this process.  Both executors produce the same
-run directories and the same table.
-
-Resuming: running a sweep again skips its finished trials and continues an unfinished trial
-from its last completed epoch (``train(..., resume=True)``), so an interrupted sweep loses at
-most one epoch per running trial.
-
-Parameters: any Config field (``lr``, ``p_hid``, ``T``, ``sizes`` as ``784-100-10``, ...) and two
-derived ones: ``N`` (the paper's ``784-2N-N-10``, Fig. 4) and ``hidden`` (hidden sizes, e.g.
-``1600-800``, input and output sizes of the base config kept).
-"""
+"""Sweep directories, trials and the local executor (see :mod:`desire_bp.sweep`)."""
 
 from __future__ import annotations
 
 import csv
-import dataclasses
-import itertools
 import json
 import math
 import time
@@ -40,207 +13,27 @@ from typing import Any
 
 import numpy as np
 
-from .checkpoint import atomic_write
-from .config import Config, ConfigError
+from ..checkpoint import atomic_write
+from ..config import Config, ConfigError
+from . import ray_backend
+from .space import (
+    Distribution,
+    SweepError,
+    _fmt,
+    apply_params,
+    grid_points,
+    random_points,
+)
 
-__all__ = [
-    "FIGURE_SWEEPS",
-    "Distribution",
-    "Trial",
-    "Sweep",
-    "SweepError",
-    "parse_grid",
-    "parse_random",
-    "parse_value",
-    "grid_points",
-    "random_points",
-    "apply_params",
-    "figure_grid",
-    "run_trial",
-    "ray_available",
-]
+__all__ = ["Trial", "Sweep", "run_trial", "read_results_csv", "EXECUTORS"]
 
+#: ``local``: this machine, concurrent.futures (the default); ``ray``: Ray Tune; ``auto``: Ray
+#: if installed, else local.
+EXECUTORS = ("local", "ray", "auto")
+STOPPED = "stopped.json"  # in a trial's run directory: stopped early by the scheduler (ASHA)
 SWEEP_FILE = "sweep.json"
 RESULTS_CSV = "results.csv"
 BEST_JSON = "best.json"
-
-#: Preset sweeps of the paper's figures: parameter and its default values.
-FIGURE_SWEEPS: dict[str, tuple[str, list[Any]]] = {
-    "fig4": ("N", [50, 100, 200, 400, 800, 1600]),  # accuracy vs N in 784-2N-N-10
-    "fig5": ("T", [5, 10, 15, 20, 25, 30]),  # accuracy vs T, N = 800
-}
-
-_DERIVED = {"N": "int", "hidden": "sizes"}
-_DISTRIBUTIONS = ("uniform", "loguniform", "randint", "choice")
-
-
-class SweepError(ValueError):
-    """A sweep specification or sweep directory is invalid; the message says why."""
-
-
-# ----------------------------------------------------------------------------- parameters
-
-
-def _kind(name: str) -> str:
-    """``"int"``, ``"float"``, ``"str"`` or ``"sizes"``: how a parameter's values are parsed."""
-    if name in _DERIVED:
-        return _DERIVED[name]
-    fields = {
-        f.name: f for f in dataclasses.fields(Config) if f.name not in ("integer", "init_from")
-    }
-    if name not in fields:
-        raise SweepError(
-            f"unknown sweep parameter {name!r}; choose a Config field "
-            f"({', '.join(sorted(fields))}) or N / hidden"
-        )
-    ann = str(fields[name].type)
-    if ann.startswith("tuple"):
-        return "sizes"
-    for k in ("int", "float", "str"):
-        if ann.startswith(k):
-            return k
-    raise SweepError(f"parameter {name!r} cannot be swept")  # pragma: no cover
-
-
-def parse_value(name: str, text: str) -> Any:
-    """The value of parameter ``name`` written as ``text`` (``"none"`` -> ``None`` for ints).
-
-    Sizes are written with dashes, e.g. ``784-100-10`` (a list of ints is returned).
-    """
-    kind = _kind(name)
-    text = text.strip()
-    try:
-        if kind == "sizes":
-            return [int(s) for s in text.split("-") if s]
-        if kind == "int":
-            if text.lower() == "none":
-                return None
-            v = float(text)
-            if v != int(v):
-                raise ValueError
-            return int(v)
-        if kind == "float":
-            return float(text)
-    except ValueError as e:
-        raise SweepError(f"parameter {name!r}: cannot read {text!r} as {kind}") from e
-    return text
-
-
-def _split_spec(spec: str) -> tuple[str, str]:
-    if "=" not in spec:
-        raise SweepError(f"expected NAME=VALUES, got {spec!r}")
-    name, rest = spec.split("=", 1)
-    name = name.strip().replace("-", "_") if name.strip() not in _DERIVED else name.strip()
-    _kind(name)
-    return name, rest
-
-
-def parse_grid(spec: str) -> tuple[str, list[Any]]:
-    """``"lr=1e-5,2e-5"`` -> ``("lr", [1e-05, 2e-05])`` (values parsed per :func:`parse_value`)."""
-    name, rest = _split_spec(spec)
-    values = [parse_value(name, v) for v in rest.split(",") if v.strip()]
-    if not values:
-        raise SweepError(f"--grid {spec!r}: no values")
-    return name, values
-
-
-@dataclass(frozen=True)
-class Distribution:
-    """A random-search distribution of one parameter.
-
-    ``uniform:a:b``, ``loguniform:a:b`` (``a > 0``), ``randint:a:b`` (integers ``a..b``
-    inclusive) or ``choice:v1,v2,...``; values of integer parameters are rounded.
-    """
-
-    name: str
-    kind: str
-    args: tuple[Any, ...]
-
-    def sample(self, rng: np.random.Generator) -> Any:
-        """One value drawn from ``rng``."""
-        if self.kind == "choice":
-            return self.args[int(rng.integers(len(self.args)))]
-        a, b = self.args
-        if self.kind == "randint":
-            v: Any = int(rng.integers(int(a), int(b) + 1))
-        elif self.kind == "uniform":
-            v = float(rng.uniform(a, b))
-        else:
-            v = float(math.exp(rng.uniform(math.log(a), math.log(b))))
-        if _kind(self.name) == "int":
-            v = int(round(v))
-        return v
-
-    def to_text(self) -> str:
-        """The specification this distribution was parsed from (canonical form)."""
-        if self.kind == "choice":
-            return "choice:" + ",".join(_fmt(v) for v in self.args)
-        return f"{self.kind}:{self.args[0]!r}:{self.args[1]!r}"
-
-
-def parse_random(spec: str) -> Distribution:
-    """``"lr=loguniform:1e-6:1e-4"`` -> a :class:`Distribution` (see its doc for the kinds)."""
-    name, rest = _split_spec(spec)
-    kind, _, args = rest.partition(":")
-    if kind not in _DISTRIBUTIONS:
-        raise SweepError(f"--random {spec!r}: distribution must be one of {_DISTRIBUTIONS}")
-    if kind == "choice":
-        values = tuple(parse_value(name, v) for v in args.split(",") if v.strip())
-        if not values:
-            raise SweepError(f"--random {spec!r}: no choices")
-        return Distribution(name, kind, values)
-    if _kind(name) not in ("int", "float"):
-        raise SweepError(f"--random {spec!r}: {kind} needs a numeric parameter; use choice:")
-    parts = args.split(":")
-    try:
-        a, b = (float(p) for p in parts)
-    except ValueError as e:
-        raise SweepError(f"--random {spec!r}: expected {kind}:LOW:HIGH") from e
-    if not a <= b or (kind == "loguniform" and a <= 0):
-        raise SweepError(f"--random {spec!r}: need LOW <= HIGH (and LOW > 0 for loguniform)")
-    return Distribution(name, kind, (a, b))
-
-
-def grid_points(grid: dict[str, Sequence[Any]]) -> list[dict[str, Any]]:
-    """Every combination of the grid's values (the first parameter varies slowest)."""
-    names = list(grid)
-    return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*grid.values())]
-
-
-def random_points(space: Sequence[Distribution], n: int, seed: int) -> list[dict[str, Any]]:
-    """``n`` points drawn from ``default_rng(seed)``, parameter by parameter in order."""
-    rng = np.random.default_rng(seed)
-    return [{d.name: d.sample(rng) for d in space} for _ in range(n)]
-
-
-def figure_grid(name: str, values: Sequence[Any] | None = None) -> dict[str, list[Any]]:
-    """The grid of a paper figure's sweep: ``fig4`` over ``N`` (784-2N-N-10), ``fig5`` over
-    ``T`` (the base config's sizes, 784-1600-800-10 for the mnist preset, i.e. N = 800)."""
-    if name not in FIGURE_SWEEPS:
-        raise SweepError(f"unknown figure sweep {name!r}; choose one of {sorted(FIGURE_SWEEPS)}")
-    param, default = FIGURE_SWEEPS[name]
-    return {param: list(values) if values else list(default)}
-
-
-def apply_params(base: Config, params: dict[str, Any]) -> Config:
-    """``base`` with the trial's ``params`` applied (``N`` and ``hidden`` become ``sizes``)."""
-    changes = dict(params)
-    if "N" in changes:
-        n = int(changes.pop("N"))
-        changes["sizes"] = (base.sizes[0], 2 * n, n, base.sizes[-1])
-    if "hidden" in changes:
-        changes["sizes"] = (base.sizes[0], *changes.pop("hidden"), base.sizes[-1])
-    if "sizes" in changes:
-        changes["sizes"] = tuple(changes["sizes"])
-    return base.replace(**changes)
-
-
-def _fmt(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    if isinstance(v, list | tuple):
-        return "-".join(str(x) for x in v)
-    return str(v)
 
 
 # ----------------------------------------------------------------------------- trials
@@ -261,11 +54,13 @@ def _trial_id(index: int, params: dict[str, Any]) -> str:
 
 
 def _trial_summary(run_dir: Path, cfg: Config) -> dict[str, Any]:
-    from .training import read_metrics
+    from ..training import read_metrics
 
     rows = read_metrics(run_dir) if run_dir.exists() else []
     if len(rows) >= cfg.epochs and (rows or (run_dir / "config.json").exists()):
         status = "done"
+    elif rows and (run_dir / STOPPED).exists():
+        status = "stopped"  # by the early-stopping scheduler: finished, with fewer epochs
     elif rows or (run_dir / "config.json").exists():
         status = "partial"
     else:
@@ -301,17 +96,20 @@ def run_trial(
     threads: int | None = None,
     report: Callable[[dict[str, Any]], None] | None = None,
     log: Callable[[str], None] | None = print,
+    progress: bool = False,
 ) -> dict[str, Any]:
     """Train one trial in ``sweep_dir/trials/<id>`` (resuming it if it was started).
 
     Args:
         report: called with each epoch's metrics (Ray Tune's ``report``).
         threads: Numba threads for evaluation (``None``: leave as is).
+        log: where the trial's per-epoch lines go (``None``: nowhere).
+        progress: a progress bar per epoch (on a terminal).
 
     Returns:
         the trial's summary (status, accuracies, seconds), as in the results table.
     """
-    from .training import train
+    from ..training import train
 
     if threads:
         import numba
@@ -320,18 +118,18 @@ def run_trial(
     cfg = apply_params(base, trial.params)
     run_dir = Path(sweep_dir) / "trials" / trial.id
     summary = _trial_summary(run_dir, cfg)
-    if summary["status"] == "done":
+    if summary["status"] in ("done", "stopped"):
         return summary
-    on_epoch = None
+    on_saved = None
     if report is not None:
 
-        def on_epoch(m, net):
+        def on_saved(row: dict[str, Any]) -> None:  # after the epoch's checkpoint is written
             report(
                 {
-                    "epoch": m.epoch + 1,
-                    "test_accuracy": m.test_accuracy,
-                    "best_test_accuracy": m.best_test_accuracy,
-                    "train_accuracy": m.train_accuracy,
+                    "epoch": row["epoch"] + 1,
+                    "test_accuracy": row["test_accuracy"],
+                    "best_test_accuracy": row["best_test_accuracy"],
+                    "train_accuracy": row["train_accuracy"],
                 }
             )
 
@@ -342,21 +140,11 @@ def run_trial(
         resume=(run_dir / "config.json").exists(),
         data_dir=data_dir,
         engine=engine,
-        on_epoch=on_epoch,
-        progress=False,
+        on_saved=on_saved,
+        progress=progress,
         log=(lambda s: log(prefix + s)) if log is not None else None,
     )
     return _trial_summary(run_dir, cfg)
-
-
-def ray_available() -> bool:
-    """True if Ray Tune can be imported."""
-    try:
-        import ray  # noqa: F401
-        from ray import tune  # noqa: F401
-    except Exception:  # ImportError, or a broken installation
-        return False
-    return True
 
 
 # ----------------------------------------------------------------------------- sweep
@@ -491,7 +279,8 @@ class Sweep:
 
     def results(self) -> list[dict[str, Any]]:
         """One row per trial, in trial order: ``trial``, the parameters, ``status``
-        (``done`` / ``partial`` / ``pending``), ``epochs_done``, ``epochs``,
+        (``done`` / ``stopped`` early by ASHA / ``partial`` / ``pending``), ``epochs_done``,
+        ``epochs``,
         ``final_test_accuracy``, ``best_test_accuracy`` (percent), ``best_epoch`` (counted from
         1; 0 if none), ``final_train_accuracy``, ``seconds`` (training + test time summed over the
         epochs), ``run_dir``, and ``config`` (the trial's :class:`Config`, not in the CSV)."""
@@ -506,9 +295,13 @@ class Sweep:
         return rows
 
     def pending(self) -> list[Trial]:
-        """Trials not finished yet (pending or partial), in order."""
+        """Trials not finished yet (pending or partial; not those stopped early), in order."""
         rows = self.results()
-        return [t for t, r in zip(self.trials, rows, strict=True) if r["status"] != "done"]
+        return [
+            t
+            for t, r in zip(self.trials, rows, strict=True)
+            if r["status"] not in ("done", "stopped")
+        ]
 
     def write_results(self) -> tuple[Path, Path | None]:
         """Write ``results.csv`` and (if any trial has a result) ``best.json``.
@@ -537,7 +330,9 @@ class Sweep:
         if not scored:
             return csv_path, None
         # Prefer finished trials; then the highest best test accuracy; ties: first trial.
-        best = max(scored, key=lambda r: (r["status"] == "done", r["best_test_accuracy"]))
+        best = max(
+            scored, key=lambda r: (r["status"] in ("done", "stopped"), r["best_test_accuracy"])
+        )
         out = {k: _jsonable(v) for k, v in best.items() if k != "config"}
         out["params"] = {k: _jsonable(best[k]) for k in params if k in best}
         out["config"] = best["config"].to_dict()
@@ -550,11 +345,13 @@ class Sweep:
     # ---------------------------------------------------------------- running
     def run(
         self,
-        executor: str = "auto",
+        executor: str = "local",
         *,
         address: str | None = None,
         cpus_per_trial: float = 1,
         max_concurrent: int | None = None,
+        asha: bool = False,
+        grace_epochs: int = 1,
         data_dir: str | Path | None = None,
         engine: str = "fast",
         log: Callable[[str], None] | None = print,
@@ -562,32 +359,39 @@ class Sweep:
         """Run every unfinished trial, then write the results table.
 
         Args:
-            executor: ``"ray"`` (Ray Tune), ``"local"`` (sequential, this process) or ``"auto"``
-                (Ray if installed, else local, saying so).
+            executor: ``"local"`` (this machine: one trial after the other in this process, or
+                ``max_concurrent`` worker processes of :mod:`concurrent.futures`), ``"ray"``
+                (Ray Tune: :mod:`desire_bp.sweep.ray_backend`) or ``"auto"`` (Ray if
+                installed, else local, saying so).
             address: Ray cluster address (``None``: start a local Ray instance).
             cpus_per_trial: CPUs Ray reserves per trial (also the trial's Numba threads).
-            max_concurrent: at most this many trials at once (Ray; ``None``: as many as fit).
+            max_concurrent: at most this many trials at once (local: worker processes, default
+                1; Ray: default as many as fit).
+            asha: Ray only: stop unpromising trials early (Tune's ASHA scheduler on the test
+                accuracy, at ``grace_epochs`` epochs at the least); they are marked
+                ``stopped``.
             data_dir, engine: passed to :func:`desire_bp.training.train`.
+            log: where the one-line messages go (``None``: nowhere).
 
         Returns:
             :meth:`results` after the run.
         """
         say = log or (lambda s: None)
-        if executor not in ("auto", "ray", "local"):
-            raise SweepError(f"unknown executor {executor!r}; choose auto, ray or local")
+        if executor not in EXECUTORS:
+            raise SweepError(f"unknown executor {executor!r}; choose {', '.join(EXECUTORS)}")
         if executor == "auto":
-            if ray_available():
+            if ray_backend.ray_available():
                 executor = "ray"
             else:
                 executor = "local"
                 say(
                     "ray is not installed (pip install 'desire-bp[ray]'): running the trials "
-                    "one after the other in this process"
+                    "on this machine"
                 )
-        elif executor == "ray" and not ray_available():
+        elif executor == "ray" and not ray_backend.ray_available():
             raise SweepError("executor 'ray' needs ray[tune]: pip install 'desire-bp[ray]'")
-        if address and executor != "ray":
-            raise SweepError("--address needs the ray executor")
+        if (address or asha) and executor != "ray":
+            raise SweepError("--address and --asha need the ray executor")
         todo = self.pending()
         done = len(self.trials) - len(todo)
         say(
@@ -597,76 +401,76 @@ class Sweep:
         self.dir.mkdir(parents=True, exist_ok=True)
         try:
             if todo and executor == "local":
-                for k, t in enumerate(todo, start=1):
-                    t0 = time.perf_counter()
-                    say(f"trial {k}/{len(todo)}: {t.id}")
-                    s = run_trial(self.dir, t, self.base, data_dir=data_dir, engine=engine, log=log)
-                    say(
-                        f"trial {t.id}: best test accuracy {s['best_test_accuracy']:.2f}% "
-                        f"({time.perf_counter() - t0:.1f}s)"
-                    )
-                    self.write_results()
+                self._run_local(todo, max_concurrent or 1, data_dir, engine, log, say)
             elif todo:
-                self._run_ray(todo, address, cpus_per_trial, max_concurrent, data_dir, engine, say)
+                ray_backend.run_ray(
+                    self,
+                    todo,
+                    address=address,
+                    cpus_per_trial=cpus_per_trial,
+                    max_concurrent=max_concurrent,
+                    asha=asha,
+                    grace_epochs=grace_epochs,
+                    data_dir=data_dir,
+                    engine=engine,
+                    say=say,
+                )
         finally:
             self.write_results()
         return self.results()
 
-    def _run_ray(self, todo, address, cpus_per_trial, max_concurrent, data_dir, engine, say):
-        import ray
-        from ray import tune
+    def _run_local(self, todo, workers, data_dir, engine, log, say) -> None:
+        """One trial after the other in this process (``workers`` 1: per-epoch lines and bars)
+        or in ``workers`` processes (one line per finished trial)."""
+        t_start = time.perf_counter()
+        kw = {"data_dir": data_dir, "engine": engine}
+        if workers == 1:
+            for k, t in enumerate(todo, start=1):
+                t0 = time.perf_counter()
+                say(f"trial {k}/{len(todo)}: {t.id}")
+                s = run_trial(self.dir, t, self.base, **kw, log=log, progress=True)
+                say(trial_line(t, s, time.perf_counter() - t0, k, len(todo), t_start))
+                self.write_results()
+            return
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
 
-        sweep_dir = str(self.dir.resolve())
-        base_dict = self.base.to_dict()
-        by_id = {t.id: t.params for t in todo}
-        data = str(Path(data_dir).resolve()) if data_dir else None
-        threads = max(1, int(math.ceil(cpus_per_trial)))
+        say(f"{len(todo)} trials in {workers} worker processes (one Numba thread each)")
+        ctx = multiprocessing.get_context("spawn")  # no fork of a process with Numba threads
+        with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+            futures = {
+                pool.submit(run_trial, self.dir, t, self.base, **kw, threads=1, log=None): t
+                for t in todo
+            }
+            for k, fut in enumerate(as_completed(futures), start=1):
+                t = futures[fut]
+                s = fut.result()
+                say(trial_line(t, s, s["seconds"], k, len(todo), t_start))
+                self.write_results()
 
-        def trainable(config: dict[str, Any]) -> None:
-            try:
-                from ray.tune import report
-            except ImportError:  # Ray < 2.40
-                from ray.train import report
-            from desire_bp.config import Config as _Config
-            from desire_bp.sweep import Trial as _Trial
-            from desire_bp.sweep import run_trial as _run_trial
 
-            tid = config["trial"]
-            _run_trial(
-                sweep_dir,
-                _Trial(tid, by_id[tid]),
-                _Config.from_dict(base_dict),
-                data_dir=data,
-                engine=engine,
-                threads=threads,
-                report=report,
-            )
+def trial_line(
+    trial: Trial, s: dict[str, Any], seconds: float, k: int, n: int, t_start: float
+) -> str:
+    """The one-line summary of a finished trial: its parameters, accuracies, time, and the time
+    the sweep has left (at the mean rate so far)."""
+    from ..progress import format_duration
 
-        started = not ray.is_initialized()
-        if started:
-            ray.init(address=address, include_dashboard=False, logging_level="WARNING")
-        RunConfig = getattr(tune, "RunConfig", None)
-        if RunConfig is None:  # Ray < 2.40
-            from ray.train import RunConfig
-        say(f"Ray Tune: {len(todo)} trials, {cpus_per_trial} CPU(s) each")
-        tuner = tune.Tuner(
-            tune.with_resources(trainable, {"cpu": cpus_per_trial}),
-            param_space={"trial": tune.grid_search([t.id for t in todo])},
-            tune_config=tune.TuneConfig(max_concurrent_trials=max_concurrent),
-            run_config=RunConfig(
-                name=f"tune-{time.strftime('%Y%m%d-%H%M%S')}",
-                storage_path=str(Path(sweep_dir) / "ray"),
-                verbose=1,
-            ),
+    params = ", ".join(f"{key}={_fmt(v)}" for key, v in trial.params.items())
+    text = f"trial {k}/{n} {trial.id} ({params}): "
+    if s["epochs_done"]:
+        text += (
+            f"best test accuracy {s['best_test_accuracy']:.2f}% (epoch {s['best_epoch']}), "
+            f"final {s['final_test_accuracy']:.2f}% after {s['epochs_done']}/{s['epochs']} epochs"
         )
-        try:
-            grid = tuner.fit()
-        finally:
-            if started:
-                ray.shutdown()
-        errors = [r.error for r in grid if r.error is not None]
-        if errors:
-            say(f"{len(errors)} trial(s) failed under Ray; first error: {errors[0]}")
+    else:
+        text += "no epoch completed"
+    if s["status"] == "stopped":
+        text += ", stopped early"
+    text += f" [{format_duration(seconds)}"
+    if k < n:
+        text += f"; sweep ~{format_duration((time.perf_counter() - t_start) * (n - k) / k)} left"
+    return text + "]"
 
 
 def _jsonable(v: Any) -> Any:
