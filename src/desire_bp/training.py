@@ -237,42 +237,48 @@ def train(
         raise RunError("resume needs a run directory")
     if init_weights is not None and resume:
         raise RunError("init_weights starts a new run; it cannot be combined with resume")
-    # Everything that can be checked is checked before the run directory is touched.
-    check_memory(cfg)
+    if resume:
+        run_config(run)  # a run directory with a readable config.json, or a clear error
+    check_memory(cfg)  # before anything is allocated or written
     if cfg.integer is not None and cfg.integer.frac_bits is None:
         from .integer import with_integer_format
 
         cfg = with_integer_format(cfg)
     if init_weights is not None:
         net = Network(init_weights, cfg, engine)  # checks the shapes before anything is written
-    train_set, test_set = data if data is not None else _load_data(cfg, data_dir)
-    _check_data_fits(cfg, train_set, "training")
-    _check_data_fits(cfg, test_set, "test")
-    (train_images, train_labels), val = split_validation(
-        train_set.images, train_set.labels, cfg.validation
-    )
-    n_train = len(train_labels) if cfg.train_samples is None else cfg.train_samples
-    if n_train > len(train_labels):
-        raise ConfigError(
-            f"config field 'train_samples' = {n_train}: only {len(train_labels)} training "
-            "samples are available" + (" after the validation hold-out" if val else "")
-        )
-    X_train = pixel_matrix(train_images[:n_train])
-    y_train = np.asarray(train_labels[:n_train]).astype(np.int64)
     with _run_lock(run) as created:
-        rows: list[dict[str, Any]] = []
-        if resume:
-            assert run is not None
-            net, rows, cfg = _resume_state(run, cfg, engine)
-        elif run is not None:
-            _claim_new_run(run, cfg)
+        claimed = False
         try:
+            rows: list[dict[str, Any]] = []
+            if resume:
+                assert run is not None
+                net, rows, cfg = _resume_state(run, cfg, engine)
+            elif run is not None:
+                _claim_new_run(run, cfg, write=False)  # refuse early, write once all is checked
+            train_set, test_set = data if data is not None else _load_data(cfg, data_dir)
+            _check_data_fits(cfg, train_set, "training")
+            _check_data_fits(cfg, test_set, "test")
+            (train_images, train_labels), val = split_validation(
+                train_set.images, train_set.labels, cfg.validation
+            )
+            n_train = len(train_labels) if cfg.train_samples is None else cfg.train_samples
+            if n_train > len(train_labels):
+                raise ConfigError(
+                    f"config field 'train_samples' = {n_train}: only {len(train_labels)} "
+                    "training samples are available"
+                    + (" after the validation hold-out" if val else "")
+                )
+            X_train = pixel_matrix(train_images[:n_train])
+            y_train = np.asarray(train_labels[:n_train]).astype(np.int64)
+            if run is not None and not resume:
+                _claim_new_run(run, cfg)
+                claimed = True
             return _train_loop(
                 cfg, run, net, rows, engine, (X_train, y_train), test_set, val,
                 on_epoch, on_sample, progress, log,
             )  # fmt: skip
         except BaseException:
-            if run is not None and not resume and not (run / "checkpoint.npz").exists():
+            if run is not None and (claimed or created) and not (run / "checkpoint.npz").exists():
                 _remove_empty_run(run, created)  # a failed new run leaves nothing behind
             raise
 
@@ -406,6 +412,7 @@ def _run_lock(run: Path | None) -> Iterator[bool]:
     if run.exists() and not run.is_dir():
         raise RunError(f"run directory {run} is a file, not a directory")
     created = not run.exists()
+    lock_created = created or not (run / LOCK_FILE).exists()
     try:
         run.mkdir(parents=True, exist_ok=True)
         fd = os.open(run / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o666)
@@ -431,14 +438,18 @@ def _run_lock(run: Path | None) -> Iterator[bool]:
             for tmp in run.glob(f".{name}.*.tmp"):
                 tmp.unlink(missing_ok=True)
         yield created
+    except BaseException:
+        if lock_created:  # a failed command leaves the directory as it found it
+            (run / LOCK_FILE).unlink(missing_ok=True)
+        raise
     finally:
         os.close(fd)
 
 
-def _claim_new_run(run: Path, cfg: Config) -> None:
+def _claim_new_run(run: Path, cfg: Config, write: bool = True) -> None:
     """Write ``config.json`` of a new run into ``run``, which must be empty or hold only the
     ``config.json`` of a run of ours that never completed an epoch; never overwrite anything
-    else."""
+    else (``write=False``: only check)."""
     found = sorted(p.name for p in run.iterdir() if p.name != LOCK_FILE)
     if "config.json" in found:
         try:
@@ -461,6 +472,8 @@ def _claim_new_run(run: Path, cfg: Config) -> None:
             f"run directory {run} is not empty ({shown}) and holds no desire-bp run; refusing "
             "to overwrite anything in it: choose a new or empty directory"
         )
+    if not write:
+        return
     text = json.dumps(cfg.to_dict(), indent=2) + "\n"
     atomic_write(run / "config.json", lambda f: f.write(text.encode()))
 
@@ -498,7 +511,7 @@ def run_config(run_dir: str | Path) -> Config:
     """
     cfg_path = Path(run_dir) / "config.json"
     if not cfg_path.is_file():
-        raise RunError(f"{cfg_path} not found (is {run_dir} a run directory?)")
+        raise RunError(f"{cfg_path} not found (is {run_dir} a run directory of desire-bp?)")
     try:
         return Config.from_dict(json.loads(cfg_path.read_text()))
     except (ValueError, TypeError) as e:  # JSONDecodeError and ConfigError are ValueErrors

@@ -209,7 +209,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
         f"{name} {args.split}: accuracy {ev.accuracy:.2f}% on {ev.n} samples "
         f"({arithmetic} arithmetic; strict maximum, ties count as wrong)  [{secs:.1f}s]"
     )
-    print("per class: " + "  ".join(f"{k}:{a:.1f}%" for k, a in enumerate(ev.per_class)))
+    print(
+        "per class: "
+        + "  ".join(f"{k}:{a:.1f}%" if a == a else f"{k}:-" for k, a in enumerate(ev.per_class))
+    )
     n_cls = ev.confusion.shape[0]
     print("confusion (rows: true class, columns: predicted, '?' = no decision)")
     print("     " + "".join(f"{k:>6}" for k in range(n_cls)) + f"{'?':>6}")
