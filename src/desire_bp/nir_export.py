@@ -155,6 +155,7 @@ def export_nir(
 
     ck = load_checkpoint(checkpoint)
     graph = to_nir(ck.weights, ck.config, dt, delay)
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
     nir.write(str(out), graph)
     return graph
 

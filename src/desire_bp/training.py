@@ -378,6 +378,9 @@ def _train_loop(
 
 #: The files of a run directory that :func:`train` writes (and may overwrite).
 RUN_FILES = ("config.json", "metrics.jsonl", "checkpoint.npz", "best.npz")
+#: What analysis recorders (:mod:`desire_bp.analysis`) write into a run directory, possibly
+#: before training starts.
+RECORD_FILES = ("contributions.npz", "spikes")
 #: The lock file of a run directory (``flock``: released by the system when the process dies).
 LOCK_FILE = ".lock"
 
@@ -465,7 +468,7 @@ def _claim_new_run(run: Path, cfg: Config, write: bool = True) -> None:
                 f"run directory {run} already holds a run ({', '.join(done)}); continue it "
                 f"with --resume {run} (Python: resume=True) or choose another directory"
             )
-    others = [n for n in found if n != "config.json"]
+    others = [n for n in found if n != "config.json" and n not in RECORD_FILES]
     if others:
         shown = ", ".join(others[:5]) + (" ..." if len(others) > 5 else "")
         raise RunError(

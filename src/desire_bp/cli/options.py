@@ -148,9 +148,8 @@ def dumps_json(obj: Any, **kw: Any) -> str:
 def check_output(path: str | Path | None, flag: str, directory: bool = False) -> None:
     """Refuse an output path that cannot be written, *before* any work is done.
 
-    ``path`` (a file, or with ``directory`` a folder) may not exist yet.  A file's folder
-    must exist and be writable; a folder's nearest existing ancestor must be a writable
-    directory (missing folders are created when writing).
+    ``path`` (a file, or with ``directory`` a folder) may not exist yet; its nearest existing
+    ancestor must be a writable directory (missing folders are created when writing).
 
     Raises:
         CLIError: naming ``flag`` and the reason.
@@ -171,8 +170,6 @@ def check_output(path: str | Path | None, flag: str, directory: bool = False) ->
             raise CLIError(f"{flag} {path}: not writable")
         return
     parent = p.absolute().parent
-    if not directory and not parent.is_dir():
-        raise CLIError(f"{flag} {path}: directory {p.parent} does not exist")
     while not parent.exists():
         parent = parent.parent
     if not parent.is_dir():
