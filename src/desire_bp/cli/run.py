@@ -287,6 +287,17 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _thresholds(text: str) -> list[float]:
+    """``--thresholds 1,5,20``: positive finite numbers."""
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"numbers like 1,5,20 expected: {text!r}") from None
+    if not all(0 < v < float("inf") for v in values):
+        raise argparse.ArgumentTypeError(f"thresholds must be positive and finite: {text!r}")
+    return values
+
+
 def _int_spec(args: argparse.Namespace) -> IntSpec:
     """The integer format of ``--int-*`` (defaults for the options not given)."""
     kw: dict[str, Any] = {}
@@ -472,7 +483,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     fp.add_argument("checkpoints", nargs="+", type=Path, help=".npz or .pt files")
     fp.add_argument(
         "--thresholds",
-        type=lambda t: [float(v) for v in t.split(",")],
+        type=_thresholds,
         default=[1.0, 5.0, 20.0],
         help="max-|w| thresholds for counting neurons; the largest marks runaway neurons "
         "(default 1,5,20)",
