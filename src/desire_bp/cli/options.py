@@ -108,26 +108,24 @@ def parse_sizes(text: str) -> tuple[int, ...]:
     return sizes
 
 
+def _number(text: str, kind: type, what: str, ok: Any, needs: str) -> Any:
+    try:
+        v = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid {what}: {text!r}") from None
+    if not ok(v):
+        raise argparse.ArgumentTypeError(f"must be {needs}, got {text!r}")
+    return v
+
+
 def positive_int(text: str) -> int:
     """An argparse type: an integer >= 1 (``0`` never silently means "all")."""
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid integer: {text!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {n}")
-    return n
+    return _number(text, int, "integer", lambda n: n >= 1, ">= 1")
 
 
 def finite_float(text: str) -> float:
     """An argparse type: a finite float (``inf`` and ``nan`` are refused here, not later)."""
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid number: {text!r}") from None
-    if not math.isfinite(v):
-        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
-    return v
+    return _number(text, float, "number", math.isfinite, "a finite number")
 
 
 def _finite(obj: Any) -> Any:
