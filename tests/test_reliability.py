@@ -307,7 +307,9 @@ train(preset("mnist", sizes=(784, 8, 10), T=5, epochs=3, lr=1e-3, seed=1), run, 
 """
 
 
-def test_kill_9_mid_epoch_then_resume_is_bit_identical(tmp_path, tiny_data, mnist_dir):
+def test_kill_9_mid_epoch_then_resume_is_bit_identical(tmp_path, tiny_data, mnist_dir, capsys):
+    """Another process trains in ``run``: a second writer is refused; after ``kill -9`` in the
+    middle of epoch 2 the lock is gone and ``--resume`` ends bit-identical to a whole run."""
     run = tmp_path / "run"
     script = tmp_path / "child.py"
     script.write_text(textwrap.dedent(_CHILD))
@@ -317,6 +319,8 @@ def test_kill_9_mid_epoch_then_resume_is_bit_identical(tmp_path, tiny_data, mnis
         while not (tmp_path / "mid-epoch").exists():
             assert child.poll() is None and time.monotonic() < deadline, "child ended early"
             time.sleep(0.05)
+        assert main(["train", "--resume", str(run), "--no-progress"]) == 2
+        assert f"in use by another training (process {child.pid})" in capsys.readouterr().err
     finally:
         os.kill(child.pid, signal.SIGKILL)
         child.wait()

@@ -255,6 +255,10 @@ def train(
                 net, rows, cfg = _resume_state(run, cfg, engine)
             elif run is not None:
                 _claim_new_run(run, cfg, write=False)  # refuse early, write once all is checked
+            if run is not None:
+                for name in RUN_FILES:  # left by our writes that were killed (atomic_write)
+                    for tmp in run.glob(f".{name}.*.tmp"):
+                        tmp.unlink(missing_ok=True)
             train_set, test_set = data if data is not None else _load_data(cfg, data_dir)
             _check_data_fits(cfg, train_set, "training")
             _check_data_fits(cfg, test_set, "test")
@@ -407,7 +411,6 @@ def _run_lock(run: Path | None) -> Iterator[bool]:
     yields whether the directory was created here.
 
     A second training into the same directory is refused while the first one runs.
-    Temporary files of writes killed earlier are removed once the lock is held.
     """
     if run is None:
         yield False
@@ -437,9 +440,6 @@ def _run_lock(run: Path | None) -> Iterator[bool]:
                 ) from None
             os.ftruncate(fd, 0)
             os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        for name in RUN_FILES:  # left by writes that were killed (see atomic_write)
-            for tmp in run.glob(f".{name}.*.tmp"):
-                tmp.unlink(missing_ok=True)
         yield created
     except BaseException:
         if lock_created:  # a failed command leaves the directory as it found it
