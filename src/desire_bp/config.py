@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,14 +87,14 @@ FLOAT_FIELDS = (
 
 def _float32_ok(v: Any) -> bool:
     """A real number that float32 holds without overflowing to infinity."""
-    if isinstance(v, bool) or not isinstance(v, int | float):
+    if isinstance(v, bool) or not isinstance(v, numbers.Real):
         return False
     return math.isfinite(v) and abs(v) <= F32_MAX
 
 
 def _count(v: Any) -> int:
     """An integer-valued count (``3`` or ``3.0``; not ``True``, ``"3"`` or ``3.5``)."""
-    if isinstance(v, bool) or not isinstance(v, int | float) or int(v) != v:
+    if isinstance(v, bool) or not isinstance(v, numbers.Real) or int(v) != v:
         raise ConfigError(f"{v!r}: must be an integer")
     return int(v)
 
