@@ -92,11 +92,12 @@ def _float32_ok(v: Any) -> bool:
     return math.isfinite(v) and abs(v) <= F32_MAX
 
 
-def _count(v: Any) -> int:
-    """An integer-valued count (``3`` or ``3.0``; not ``True``, ``"3"`` or ``3.5``)."""
-    if isinstance(v, bool) or not isinstance(v, numbers.Real) or int(v) != v:
-        raise ConfigError(f"{v!r}: must be an integer")
-    return int(v)
+def _ints(name: str, values: Any) -> tuple[int, ...]:
+    """Integer-valued entries (``3`` or ``3.0``; not ``True``, ``"3"`` or ``3.5``)."""
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, numbers.Real) or int(v) != v:
+            raise ConfigError(f"{name} = {values!r}: {v!r} is not an integer")
+    return tuple(int(v) for v in values)
 
 
 @dataclass(frozen=True)
@@ -144,7 +145,7 @@ class IntSpec:
         if self.rounding not in ROUNDINGS:
             raise ConfigError(f"rounding = {self.rounding!r}: must be one of {ROUNDINGS}")
         if self.frac_bits is not None:
-            object.__setattr__(self, "frac_bits", tuple(_count(f) for f in self.frac_bits))
+            object.__setattr__(self, "frac_bits", _ints("frac_bits", self.frac_bits))
             if any(not -64 <= f <= 64 for f in self.frac_bits):
                 raise ConfigError(f"frac_bits = {self.frac_bits}: each must be in -64..64")
 
@@ -263,7 +264,7 @@ class Config:
 
     def __post_init__(self) -> None:
         try:
-            object.__setattr__(self, "sizes", tuple(_count(s) for s in self.sizes))
+            object.__setattr__(self, "sizes", _ints("config field 'sizes'", self.sizes))
             if isinstance(self.integer, dict):
                 object.__setattr__(self, "integer", IntSpec.from_dict(self.integer))
             if isinstance(self.init_from, dict):
