@@ -7,8 +7,12 @@ A run directory holds everything about one training run::
       metrics.jsonl        one JSON object per completed epoch
       checkpoint.npz       weights after the last completed epoch (+ its epoch in meta)
       best.npz             weights of the epoch with the best test accuracy so far
+      .lock                flock-ed while a training runs there (a second one is refused)
 
 Both checkpoints are zip-compressed ``.npz`` files (see :mod:`desire_bp.checkpoint`).
+:func:`train` never writes into a directory that holds anything but a run of ours, checks
+everything it can before writing, and removes what it wrote when a new run fails before its
+first checkpoint (``docs/reliability.md``).
 
 Epoch numbers: everything printed or plotted counts epochs from 1 (console, ``desire-bp report``
 and its ``--json``, sweep tables, figures).  The ``epoch`` and ``best_epoch`` fields stored in
