@@ -168,6 +168,7 @@ def speed(
             f"{res['rss_growth_mb_during_training']:+.1f} MB, peak RSS {res['peak_rss_mb']:.0f} MB"
         )
     if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
         Path(out).write_text(json.dumps(result, indent=2) + "\n")
     return result
 
@@ -204,6 +205,7 @@ def epoch(
             f"{r['test_accuracy']:.2f} %"
         )
     if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
         Path(out).write_text(json.dumps(result, indent=2) + "\n")
     return result
 

@@ -140,5 +140,6 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
     except (ConfigError, json.JSONDecodeError, TypeError) as e:
         raise CheckpointError(f"checkpoint {path}: bad config/meta entry: {e}") from e
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
-        raise CheckpointError(f"checkpoint {path}: not a readable .npz archive ({e})") from e
+        why = "it would need unpickling, which is never done" if "pickle" in str(e) else e
+        raise CheckpointError(f"checkpoint {path}: not a readable .npz archive ({why})") from e
     return Checkpoint(weights, cfg, meta)

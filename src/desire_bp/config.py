@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,6 +67,39 @@ class ConfigError(ValueError):
     """A hyper-parameter or configuration value is invalid; the message names it."""
 
 
+#: Largest finite float32; the engines compute in float32, so every real-valued
+#: hyper-parameter must be representable there (``lr = 1e40`` would be infinity).
+F32_MAX = 3.4028234663852886e38
+
+#: The real-valued fields of a :class:`Config` (validated as float32 values).
+FLOAT_FIELDS = (
+    "theta_p",
+    "mempot_decay",
+    "theta_hid",
+    "theta_out",
+    "lr",
+    "lr_decay",
+    "lr_floor",
+    "p_in",
+    "p_hid",
+)
+
+
+def _float32_ok(v: Any) -> bool:
+    """A real number that float32 holds without overflowing to infinity."""
+    if isinstance(v, bool) or not isinstance(v, numbers.Real):
+        return False
+    return math.isfinite(v) and abs(v) <= F32_MAX
+
+
+def _ints(name: str, values: Any) -> tuple[int, ...]:
+    """Integer-valued entries (``3`` or ``3.0``; not ``True``, ``"3"`` or ``3.5``)."""
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, numbers.Real) or int(v) != v:
+            raise ConfigError(f"{name} = {values!r}: {v!r} is not an integer")
+    return tuple(int(v) for v in values)
+
+
 @dataclass(frozen=True)
 class IntSpec:
     """Widths and fixed-point formats of the integer mode (``docs/integer.md``).
@@ -92,6 +126,14 @@ class IntSpec:
     rounding: str = "stochastic"
 
     def __post_init__(self) -> None:
+        try:
+            self._validate()
+        except ConfigError:
+            raise
+        except (TypeError, ValueError, OverflowError) as e:  # a value of the wrong type
+            raise ConfigError(f"invalid integer format: {e}") from e
+
+    def _validate(self) -> None:
         if not 2 <= int(self.weight_bits) <= 32:
             raise ConfigError(f"weight_bits = {self.weight_bits}: must be in 2..32")
         if not 0 <= int(self.trace_frac) <= 20:
@@ -103,7 +145,9 @@ class IntSpec:
         if self.rounding not in ROUNDINGS:
             raise ConfigError(f"rounding = {self.rounding!r}: must be one of {ROUNDINGS}")
         if self.frac_bits is not None:
-            object.__setattr__(self, "frac_bits", tuple(int(f) for f in self.frac_bits))
+            object.__setattr__(self, "frac_bits", _ints("frac_bits", self.frac_bits))
+            if any(not -64 <= f <= 64 for f in self.frac_bits):
+                raise ConfigError(f"frac_bits = {self.frac_bits}: each must be in -64..64")
 
     def replace(self, **changes: Any) -> IntSpec:
         """A copy with ``changes`` applied."""
@@ -118,6 +162,8 @@ class IntSpec:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> IntSpec:
         """Inverse of :meth:`to_dict`."""
+        if not isinstance(d, dict):
+            raise ConfigError(f"an integer format must be an object, not {type(d).__name__}")
         d = dict(d)
         d.setdefault("rounding", "nearest")  # formats written before the option existed
         return cls(**d)
@@ -217,12 +263,17 @@ class Config:
     init_from: InitFrom | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "sizes", tuple(int(s) for s in self.sizes))
-        if isinstance(self.integer, dict):
-            object.__setattr__(self, "integer", IntSpec.from_dict(self.integer))
-        if isinstance(self.init_from, dict):
-            object.__setattr__(self, "init_from", InitFrom.from_dict(self.init_from))
-        self.validate()
+        try:
+            object.__setattr__(self, "sizes", _ints("config field 'sizes'", self.sizes))
+            if isinstance(self.integer, dict):
+                object.__setattr__(self, "integer", IntSpec.from_dict(self.integer))
+            if isinstance(self.init_from, dict):
+                object.__setattr__(self, "init_from", InitFrom.from_dict(self.init_from))
+            self.validate()
+        except ConfigError:
+            raise
+        except (TypeError, ValueError, OverflowError) as e:  # a value of the wrong type
+            raise ConfigError(f"invalid config value: {e}") from e
 
     # ------------------------------------------------------------------ derived values
     @property
@@ -306,6 +357,9 @@ class Config:
             bad("sizes", "the output layer needs at least 2 neurons (one per class)")
         if int(self.T) != self.T or self.T < 1:
             bad("T", "must be a positive integer")
+        for name in FLOAT_FIELDS:
+            if not _float32_ok(getattr(self, name)):
+                bad(name, f"must be a number representable in float32 (|x| <= {F32_MAX:.4g})")
         if not self.theta_p > 0:
             bad("theta_p", "must be > 0")
         if not self.mempot_decay > 0:
@@ -373,6 +427,8 @@ class Config:
         Also reads the form written by earlier versions, which kept ``integer`` and
         ``init_from`` in a dictionary ``extra``.
         """
+        if not isinstance(d, dict):
+            raise ConfigError(f"a config must be a JSON object, not {type(d).__name__}")
         d = dict(d)
         old = d.pop("extra", None) or {}
         if not isinstance(old, dict) or set(old) - {"integer", "init_from"}:
@@ -383,6 +439,10 @@ class Config:
         unknown = sorted(set(d) - names)
         if unknown:
             raise ConfigError(f"unknown config field(s): {', '.join(unknown)}")
+        if not isinstance(d.get("integer"), dict | None) or not isinstance(
+            d.get("init_from"), dict | None
+        ):
+            raise ConfigError("config fields 'integer' and 'init_from' must be objects or null")
         return cls(**d)
 
 

@@ -216,6 +216,7 @@ def export_nir(
         from .interop import to_nir_spikes
 
         graph = to_nir_spikes(ck.weights, ck.config, dt)
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
     nir.write(str(out), graph)
     return graph
 

@@ -60,7 +60,7 @@ from typing import Any
 
 import numpy as np
 
-from .config import Config
+from .config import Config, ConfigError
 from .engine import reference
 
 __all__ = [
@@ -315,6 +315,11 @@ def table3(
         from .data import load_dataset
 
         data = load_dataset(cfg.dataset, "train", data_dir)
+    if not 1 <= samples <= len(data.labels):
+        raise ConfigError(
+            f"samples = {samples}: must be in 1..{len(data.labels)} (the {cfg.dataset} "
+            "training set)"
+        )
     rng = epoch_rng(cfg.seed, epoch)
     order = rng.permutation(len(data.labels))[:samples]
     mb = reference.draw_mask_block(cfg, rng, len(order))

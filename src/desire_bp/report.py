@@ -155,6 +155,7 @@ def plot_comparison(
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
     path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path

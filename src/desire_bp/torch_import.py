@@ -99,7 +99,8 @@ def load_torch_weights(path: str | Path) -> tuple[list[np.ndarray], dict[str, An
     except Exception as e:  # torch raises many types for foreign/corrupt files
         raise CheckpointError(
             f"{path}: not a PyTorch checkpoint that can be read safely (state dict or "
-            f"{{'state', 'pars'}}; nothing in it was executed): {str(e).splitlines()[0]}"
+            f"{{'state', 'pars'}}; nothing in it was executed): "
+            f"{(str(e).splitlines() or [type(e).__name__])[0]}"
         ) from e
     pars = None
     if isinstance(obj, dict) and "state" in obj and isinstance(obj["state"], dict):

@@ -7,8 +7,12 @@ A run directory holds everything about one training run::
       metrics.jsonl        one JSON object per completed epoch
       checkpoint.npz       weights after the last completed epoch (+ its epoch in meta)
       best.npz             weights of the epoch with the best test accuracy so far
+      .lock                flock-ed while a training runs there (a second one is refused)
 
 Both checkpoints are zip-compressed ``.npz`` files (see :mod:`desire_bp.checkpoint`).
+:func:`train` never writes into a directory that holds anything but a run of ours, checks
+everything it can before writing, and removes what it wrote when a new run fails before its
+first checkpoint (``docs/reliability.md``).
 
 Epoch numbers: everything printed or plotted counts epochs from 1 (console, ``desire-bp report``
 and its ``--json``, sweep tables, figures).  The ``epoch`` and ``best_epoch`` fields stored in
@@ -23,10 +27,12 @@ epoch ``e`` is the weights alone, and a resumed run ends bit-identical to an uni
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +42,7 @@ import numpy as np
 from .checkpoint import atomic_write, load_checkpoint, save_checkpoint
 from .config import Config, ConfigError
 from .engine import Network, NetworkBase, pixel_matrix, reference
+from .engine.network import check_memory
 from .fingerprint import summary as weight_summary
 
 __all__ = [
@@ -138,6 +145,11 @@ def train_epoch(
                 on_sample(done, net)
             if progress is not None and (done % 500 == 0 or done == len(order)):
                 progress(done, correct)
+        if cfg.integer is None and not all(np.isfinite(w).all() for w in net.weights):
+            raise RunError(
+                f"epoch {epoch + 1}: the weights became NaN or infinite within training samples "
+                f"{start + 1}..{start + len(block)} (learning rate {lr:g} too large?)"
+            )
     return 100.0 * correct / max(1, len(order))
 
 
@@ -233,45 +245,83 @@ def train(
         the trained network and the metrics of all epochs (including resumed ones).
     """
     run = Path(run_dir) if run_dir is not None else None
-    rows: list[dict[str, Any]] = []
     net: NetworkBase | None = None
+    if resume and run is None:
+        raise RunError("resume needs a run directory")
+    if init_weights is not None and resume:
+        raise RunError("init_weights starts a new run; it cannot be combined with resume")
+    if resume:
+        run_config(run)  # a run directory with a readable config.json, or a clear error
+    check_memory(cfg)  # before anything is allocated or written
     if cfg.integer is not None and cfg.integer.frac_bits is None:
         from .integer import with_integer_format
 
         cfg = with_integer_format(cfg)
     if init_weights is not None:
-        if resume:
-            raise RunError("init_weights starts a new run; it cannot be combined with resume")
         net = Network(init_weights, cfg, engine)  # checks the shapes before anything is written
-    if resume:
-        if run is None:
-            raise RunError("resume needs a run directory")
-        net, rows, cfg = _resume_state(run, cfg, engine)
-    elif run is not None:
-        if (run / "metrics.jsonl").exists() or (run / "checkpoint.npz").exists():
-            raise RunError(f"run directory {run} already holds a run; use resume or another dir")
-        run.mkdir(parents=True, exist_ok=True)
-        text = json.dumps(cfg.to_dict(), indent=2) + "\n"
-        atomic_write(run / "config.json", lambda f: f.write(text.encode()))
+    with _run_lock(run) as created:
+        claimed = False
+        try:
+            rows: list[dict[str, Any]] = []
+            if resume:
+                assert run is not None
+                net, rows, cfg = _resume_state(run, cfg, engine)
+            elif run is not None:
+                _claim_new_run(run, cfg, write=False)  # refuse early, write once all is checked
+            if run is not None:
+                for name in RUN_FILES:  # left by our writes that were killed (atomic_write)
+                    for tmp in run.glob(f".{name}.*.tmp"):
+                        tmp.unlink(missing_ok=True)
+            train_set, test_set = data if data is not None else _load_data(cfg, data_dir)
+            _check_data_fits(cfg, train_set, "training")
+            _check_data_fits(cfg, test_set, "test")
+            (train_images, train_labels), val = split_validation(
+                train_set.images, train_set.labels, cfg.validation
+            )
+            n_train = len(train_labels) if cfg.train_samples is None else cfg.train_samples
+            if n_train > len(train_labels):
+                raise ConfigError(
+                    f"config field 'train_samples' = {n_train}: only {len(train_labels)} "
+                    "training samples are available"
+                    + (" after the validation hold-out" if val else "")
+                )
+            X_train = pixel_matrix(train_images[:n_train])
+            y_train = np.asarray(train_labels[:n_train]).astype(np.int64)
+            if run is not None and not resume:
+                _claim_new_run(run, cfg)
+                claimed = True
+            return _train_loop(
+                cfg, run, net, rows, engine, (X_train, y_train), test_set, val,
+                on_epoch, on_sample, progress, log,
+            )  # fmt: skip
+        except BaseException:
+            if run is not None and (claimed or created) and not (run / "checkpoint.npz").exists():
+                _remove_empty_run(run, created)  # a failed new run leaves nothing behind
+            raise
+
+
+def _train_loop(
+    cfg: Config,
+    run: Path | None,
+    net: NetworkBase | None,
+    rows: list[dict[str, Any]],
+    engine: str,
+    train_xy: tuple[np.ndarray, np.ndarray],
+    test_set: Any,
+    val: tuple | None,
+    on_epoch: Callable[[EpochMetrics, NetworkBase], dict[str, Any] | None] | None,
+    on_sample: Callable[[int, int, NetworkBase], None] | None,
+    progress: bool,
+    log: Callable[[str], None] | None,
+) -> tuple[NetworkBase, list[dict[str, Any]]]:
+    """The epochs of :func:`train` (run directory claimed and locked, data checked)."""
+    X_train, y_train = train_xy
     if net is None:
         net = Network.init(cfg, engine=engine)
     if cfg.integer is not None:
         from .integer import IntegerNetwork
 
         net = IntegerNetwork.from_network(net, cfg.integer, engine)
-
-    train_set, test_set = data if data is not None else _load_data(cfg, data_dir)
-    (train_images, train_labels), val = split_validation(
-        train_set.images, train_set.labels, cfg.validation
-    )
-    n_train = len(train_labels) if cfg.train_samples is None else cfg.train_samples
-    if n_train > len(train_labels):
-        raise ConfigError(
-            f"config field 'train_samples' = {n_train}: only {len(train_labels)} training "
-            "samples are available" + (" after the validation hold-out" if val else "")
-        )
-    X_train = pixel_matrix(train_images[:n_train])
-    y_train = np.asarray(train_labels[:n_train]).astype(np.int64)
     key = "val_accuracy" if val is not None else "test_accuracy"
     best = max((r[key] for r in rows), default=-math.inf)
     best_epoch = next((r["epoch"] for r in rows if r[key] == best), -1)
@@ -289,9 +339,16 @@ def train(
         t0 = time.perf_counter()
         try:
             train_acc = train_epoch(net, X_train, y_train, epoch, prog, hook)
-        finally:  # also on Ctrl-C: the bar's line is cleared before anything else is printed
+        except RunError as e:
+            kept = (
+                f"; the last good checkpoint (epoch {len(rows)}) is kept in {run}"
+                if run is not None and rows
+                else ""
+            )
+            raise RunError(f"{e}; training stopped{kept}") from None
+        finally:
             if bar is not None:
-                bar.close()
+                bar.close()  # also on Ctrl-C: messages then start on a clean line
         t1 = time.perf_counter()
         test_acc = net.evaluate(test_set.images, test_set.labels).accuracy
         val_acc = net.evaluate(*val).accuracy if val is not None else None
@@ -341,6 +398,119 @@ def train(
     return net, rows
 
 
+#: The files of a run directory that :func:`train` writes (and may overwrite).
+RUN_FILES = ("config.json", "metrics.jsonl", "checkpoint.npz", "best.npz")
+#: What analysis recorders (:mod:`desire_bp.analysis`) write into a run directory, possibly
+#: before training starts.
+RECORD_FILES = ("contributions.npz", "spikes")
+#: The lock file of a run directory (``flock``: released by the system when the process dies).
+LOCK_FILE = ".lock"
+
+
+def _check_data_fits(cfg: Config, data: Any, what: str) -> None:
+    """Refuse data whose samples or labels do not fit the network's input and output layers."""
+    images, labels = np.asarray(data.images), np.asarray(data.labels)
+    width = int(np.prod(images.shape[1:])) if images.ndim > 1 else 0
+    if width != cfg.sizes[0]:
+        raise ConfigError(
+            f"config field 'sizes' = {cfg.sizes}: the input layer has {cfg.sizes[0]} neurons "
+            f"but the {cfg.dataset} {what} images have {width} pixels"
+        )
+    if len(labels) and int(labels.max()) >= cfg.sizes[-1]:
+        raise ConfigError(
+            f"config field 'sizes' = {cfg.sizes}: the output layer has {cfg.sizes[-1]} neurons "
+            f"but the {cfg.dataset} {what} labels go up to {int(labels.max())}"
+        )
+
+
+@contextlib.contextmanager
+def _run_lock(run: Path | None) -> Iterator[bool]:
+    """Hold an exclusive lock on the run directory ``run`` (created if missing) while training;
+    yields whether the directory was created here.
+
+    A second training into the same directory is refused while the first one runs.
+    """
+    if run is None:
+        yield False
+        return
+    if run.exists() and not run.is_dir():
+        raise RunError(f"run directory {run} is a file, not a directory")
+    created = not run.exists()
+    lock_created = created or not (run / LOCK_FILE).exists()
+    try:
+        run.mkdir(parents=True, exist_ok=True)
+        fd = os.open(run / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError as e:
+        raise RunError(f"run directory {run}: cannot write there ({e.strerror or e})") from e
+    try:
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - not POSIX: no locking
+            fcntl = None
+        if fcntl is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                other = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+                raise RunError(
+                    f"run directory {run} is in use by another training (process {other}); "
+                    "wait for it to end or choose another directory"
+                ) from None
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield created
+    except BaseException:
+        if lock_created:  # a failed command leaves the directory as it found it
+            (run / LOCK_FILE).unlink(missing_ok=True)
+        raise
+    finally:
+        os.close(fd)
+
+
+def _claim_new_run(run: Path, cfg: Config, write: bool = True) -> None:
+    """Write ``config.json`` of a new run into ``run``, which must be empty or hold only the
+    ``config.json`` of a run of ours that never completed an epoch; never overwrite anything
+    else (``write=False``: only check)."""
+    found = sorted(p.name for p in run.iterdir() if p.name != LOCK_FILE)
+    if "config.json" in found:
+        try:
+            run_config(run)
+        except RunError:
+            raise RunError(
+                f"run directory {run} holds a config.json that is not a desire-bp config; "
+                "refusing to overwrite it: choose a new or empty directory"
+            ) from None
+        done = [n for n in found if n in RUN_FILES[1:]]
+        if done:
+            raise RunError(
+                f"run directory {run} already holds a run ({', '.join(done)}); continue it "
+                f"with --resume {run} (Python: resume=True) or choose another directory"
+            )
+    others = [n for n in found if n != "config.json" and n not in RECORD_FILES]
+    if others:
+        shown = ", ".join(others[:5]) + (" ..." if len(others) > 5 else "")
+        raise RunError(
+            f"run directory {run} is not empty ({shown}) and holds no desire-bp run; refusing "
+            "to overwrite anything in it: choose a new or empty directory"
+        )
+    if not write:
+        return
+    text = json.dumps(cfg.to_dict(), indent=2) + "\n"
+    atomic_write(run / "config.json", lambda f: f.write(text.encode()))
+
+
+def _remove_empty_run(run: Path, created: bool) -> None:
+    """Undo :func:`_claim_new_run` after a failure before the first checkpoint, when nothing
+    but our config, metrics and lock is there (the directory too if this run created it)."""
+    with contextlib.suppress(OSError):
+        names = {p.name for p in run.iterdir()}
+        if names <= {LOCK_FILE, "config.json", "metrics.jsonl"}:
+            for n in names:
+                (run / n).unlink(missing_ok=True)
+            if created:
+                run.rmdir()
+
+
 def _progress_bar(total: int, epoch: int, epochs: int):
     from .progress import bar
 
@@ -366,23 +536,32 @@ def run_config(run_dir: str | Path) -> Config:
         RunError: no ``config.json`` there, or not a valid config.
     """
     cfg_path = Path(run_dir) / "config.json"
-    if not cfg_path.exists():
-        raise RunError(f"cannot resume: {cfg_path} not found (is {run_dir} a run directory?)")
+    if not cfg_path.is_file():
+        raise RunError(f"{cfg_path} not found (is {run_dir} a run directory of desire-bp?)")
     try:
         return Config.from_dict(json.loads(cfg_path.read_text()))
-    except (json.JSONDecodeError, ConfigError, TypeError) as e:
-        raise RunError(f"cannot resume: {cfg_path} is not a valid config ({e})") from e
+    except (ValueError, TypeError) as e:  # JSONDecodeError and ConfigError are ValueErrors
+        raise RunError(f"{cfg_path} is not a valid config ({e})") from e
+    except OSError as e:
+        raise RunError(f"{cfg_path}: cannot read it ({e.strerror or e})") from e
 
 
 def _resume_state(run: Path, cfg: Config, engine: str) -> tuple[Network, list[dict], Config]:
     """Weights, metrics and config to continue the run in ``run``."""
     cfg_path = run / "config.json"
-    stored = run_config(run)
+    try:
+        stored = run_config(run)
+    except RunError as e:
+        raise RunError(f"cannot resume: {e}") from None
     if stored.replace(epochs=cfg.epochs) != cfg:
-        diff = sorted(
-            k for k, v in cfg.to_dict().items() if k != "epochs" and stored.to_dict()[k] != v
+        raise RunError(
+            f"cannot resume {run}: config differs from the stored one in {_diff(cfg, stored)}"
         )
-        raise RunError(f"cannot resume {run}: config differs from the stored one in {diff}")
+    if cfg.epochs < stored.epochs:
+        raise RunError(
+            f"cannot resume {run} with {cfg.epochs} epochs: the run is planned for "
+            f"{stored.epochs}; resuming can only raise the number of epochs"
+        )
     if cfg.epochs != stored.epochs and stored.schedule_depends_on_epochs:
         raise RunError(
             f"cannot resume {run} with {cfg.epochs} epochs: its {stored.schedule} schedule "
@@ -395,11 +574,23 @@ def _resume_state(run: Path, cfg: Config, engine: str) -> tuple[Network, list[di
         return Network.init(cfg, engine=engine), [], cfg
     # The checkpoint (one atomic file) is the source of truth: it carries the metrics history.
     ck = load_checkpoint(ck_path)
+    if ck.config.replace(epochs=stored.epochs) != stored:
+        raise RunError(
+            f"cannot resume {run}: {ck_path} was written by a different run than its "
+            f"config.json (they differ in {_diff(ck.config, stored)}); refusing to continue "
+            "a mixed run"
+        )
     rows = ck.meta.get("history")
     if not isinstance(rows, list) or ck.meta.get("epoch") != len(rows) - 1:
         raise RunError(f"cannot resume {run}: {ck_path} has no consistent metrics history")
     _write_metrics(run, rows)
-    if cfg.epochs != stored.epochs:
+    if cfg.epochs > stored.epochs:
         text = json.dumps(cfg.to_dict(), indent=2) + "\n"
         atomic_write(cfg_path, lambda f: f.write(text.encode()))
     return Network(ck.weights, cfg, engine), rows, cfg
+
+
+def _diff(a: Config, b: Config) -> list[str]:
+    """The fields other than ``epochs`` in which two configs differ."""
+    da, db = a.to_dict(), b.to_dict()
+    return sorted(k for k in da if k != "epochs" and da[k] != db[k])

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import NoReturn
 
 from .. import __version__
 from ..checkpoint import CheckpointError
@@ -35,9 +36,16 @@ KNOWN_ERRORS = (
 )
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line, ``desire-bp CMD: error: ...`` (``--help`` shows the usage)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``desire-bp``."""
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="desire-bp",
         description="Train and evaluate spiking neural networks with desire backpropagation.",
     )
@@ -51,16 +59,34 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``desire-bp`` console script."""
     args = build_parser().parse_args(argv)
+    where = f"desire-bp {args.command}"
     try:
         return args.func(args)
+    except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at exit
+        return 141
     except KNOWN_ERRORS as e:
-        print(f"desire-bp {args.command}: error: {e}", file=sys.stderr)
+        print(f"{where}: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # a file or directory that cannot be read or written
+        what = f"{e.strerror}: {e.filename}" if e.strerror and e.filename else str(e)
+        print(f"{where}: error: {what}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print(f"{where}: error: out of memory", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(
             "interrupted; completed epochs are checkpointed (resume with --resume)", file=sys.stderr
         )
         return 130
-    except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at exit
-        return 141
+    except Exception as e:  # a bug: still one line, the traceback on request
+        if os.environ.get("DESIRE_BP_TRACEBACK"):
+            raise
+        msg = str(e).splitlines()[0] if str(e) else ""
+        print(
+            f"{where}: internal error: {type(e).__name__}: {msg} (a bug; please report it; "
+            "DESIRE_BP_TRACEBACK=1 shows the traceback)",
+            file=sys.stderr,
+        )
+        return 1

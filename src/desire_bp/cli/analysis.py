@@ -10,7 +10,15 @@ from ..config import PRESETS
 from ..figures import FIGURES
 from ..nir_export import DEFAULT_DT
 from ..nir_export import TARGETS as NIR_TARGETS
-from .options import CLIError, add_config_options, add_engine_option, config_from_args
+from .options import (
+    CLIError,
+    add_config_options,
+    add_engine_option,
+    check_output,
+    config_from_args,
+    dumps_json,
+    positive_int,
+)
 
 __all__ = ["add_parsers"]
 
@@ -84,6 +92,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 def cmd_figure(args: argparse.Namespace) -> int:
     from ..figures import draw_figure
 
+    check_output(args.out, "--out")
     which = args.name
     if which in ("fig4", "fig5"):
         d = args.sweep_dir or args.dir
@@ -103,6 +112,7 @@ def cmd_figure(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from ..report import PAPER, plot_comparison, plot_curves, summarize
 
+    check_output(args.compare, "--compare")
     if args.compare:
         datasets = {summarize(run)["dataset"] for run in args.run_dirs}
         paper = PAPER.get(datasets.pop()) if len(datasets) == 1 else None
@@ -112,7 +122,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         s = summarize(run)
         png = plot_curves(run, paper=PAPER.get(s["dataset"]))
         if args.json:
-            print(json.dumps({**s, "png": str(png)}))
+            print(dumps_json({**s, "png": str(png)}))
         else:
             val = (
                 f", chosen on validation {s['best_val_accuracy']:.2f} %"
@@ -140,6 +150,7 @@ def cmd_table3(args: argparse.Namespace) -> int:
     """Measured operation counts, printed and written as CSV/JSON."""
     from ..opcount import format_table, measure_table3, write_table3
 
+    check_output(args.out, "--out", directory=True)
     res = measure_table3(args.checkpoint, args.preset, args.samples, args.arithmetic, args.data_dir)
     cfg = res["config"]
     print(
@@ -160,6 +171,7 @@ def cmd_export_nir(args: argparse.Namespace) -> int:
         raise SystemExit("export-nir needs the nir package: pip install 'desire-bp[nir]'") from e
     from ..nir_export import LOST, agreement, export_nir, node_chain
 
+    check_output(args.out, "OUT")
     graph = export_nir(args.checkpoint, args.out, args.dt, not args.no_delay, args.target)
     print(f"wrote {args.out}: " + " -> ".join(node_chain(graph)))
     lost = LOST
@@ -228,7 +240,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         metavar="NAME=DIST",
         help="random search: uniform:LO:HI, loguniform:LO:HI, randint:LO:HI or choice:A,B,...",
     )
-    s.add_argument("--trials", type=int, help="random samples (default 10)")
+    s.add_argument("--trials", type=positive_int, help="random samples (default 10)")
     s.add_argument("--search-seed", type=int, default=0, help="seed of the random search (0)")
     s.add_argument(
         "--figure",
@@ -250,7 +262,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--cpus-per-trial", type=float, default=1, help="Ray CPUs per trial (1)")
     s.add_argument(
         "--max-concurrent",
-        type=int,
+        type=positive_int,
         help="at most this many trials at once (local: worker processes, default 1; Ray: as "
         "many as fit)",
     )
@@ -296,7 +308,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     src = t3.add_mutually_exclusive_group(required=True)
     src.add_argument("--checkpoint", help="an .npz checkpoint (its weights and config)")
     src.add_argument("--preset", choices=sorted(PRESETS), help="initial weights")
-    t3.add_argument("--samples", type=int, default=100, help="training samples counted")
+    t3.add_argument("--samples", type=positive_int, default=100, help="training samples counted")
     t3.add_argument("--arithmetic", choices=["float", "int", "both"], default="float")
     t3.add_argument("--out", default="results/table3", help="directory for the CSV/JSON")
     t3.add_argument("--data-dir")
@@ -315,7 +327,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     )
     n.add_argument(
         "--check",
-        type=int,
+        type=positive_int,
         metavar="N",
         help="read back, run N test samples under NIR semantics, with desire-bp's metadata "
         "and (--target snntorch|norse) in the installed libraries; compare with the engine",

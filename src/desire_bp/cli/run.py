@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import argparse
-import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from ..config import (
     ARITHMETICS,
@@ -20,11 +22,16 @@ from ..config import (
     IntSpec,
 )
 from .options import (
+    CHOICES,
+    OVERRIDES,
     CLIError,
     add_config_options,
     add_engine_option,
+    check_output,
     config_from_args,
+    dumps_json,
     parse_sizes,
+    positive_int,
     set_threads,
 )
 
@@ -34,11 +41,12 @@ __all__ = ["add_parsers"]
 def cmd_train(args: argparse.Namespace) -> int:
     from ..training import run_config, train
 
+    set_threads(args.threads)
     if args.resume:
+        if args.init_from:
+            raise CLIError("--init-from starts a new run; it cannot be combined with --resume")
         run_dir = Path(args.resume)
-        cfg = run_config(run_dir)
-        if args.epochs is not None:
-            cfg = cfg.replace(epochs=args.epochs)
+        cfg = _resume_config(args, run_config(run_dir))
         print(f"resuming {run_dir}")
     else:
         cfg = config_from_args(args)
@@ -50,11 +58,14 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"run directory {run_dir}")
     init = None
     if args.init_from:
-        if args.resume:
-            raise CLIError("--init-from starts a new run; it cannot be combined with --resume")
         cfg, init = _initial_weights(Path(args.init_from), cfg)
         print(f"starting from the weights of {args.init_from} (learning-rate schedule restarted)")
-    set_threads(args.threads)
+    int_options = [n for n in ("weight_bits", "trace_frac", "lr_terms", "rounding")
+                   if getattr(args, f"int_{n}") is not None]  # fmt: skip
+    if int_options and not args.resume and args.arithmetic != "int":
+        raise CLIError(
+            f"--int-{int_options[0].replace('_', '-')} needs --arithmetic int (this run is float)"
+        )
     if args.arithmetic == "int" and cfg.integer is None:
         from ..integer import with_integer_format
 
@@ -86,6 +97,42 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _resume_config(args: argparse.Namespace, stored: Config) -> Config:
+    """The config of ``--resume``: the stored one, ``--epochs`` raised if given.  Any other
+    option that would change the run is refused, naming it (never silently ignored)."""
+    conflicts = []
+    if args.run_dir is not None and Path(args.run_dir) != Path(args.resume):
+        conflicts.append(f"--run-dir {args.run_dir}")
+    if args.preset is not None and PRESETS[args.preset].dataset != stored.dataset:
+        conflicts.append(f"--preset {args.preset} (the run's data set is {stored.dataset})")
+    sizes = args.sizes
+    if args.hidden is not None:
+        sizes = (stored.sizes[0], *args.hidden, stored.sizes[-1])
+    if sizes is not None and tuple(sizes) != stored.sizes:
+        flag = "--sizes" if args.sizes is not None else "--hidden"
+        given = ",".join(map(str, args.sizes if args.sizes is not None else args.hidden))
+        conflicts.append(f"{flag} {given} (the run has {'-'.join(map(str, stored.sizes))})")
+    for name, (flag, *_) in (*CHOICES.items(), *OVERRIDES.items()):
+        value = getattr(args, name, None)
+        if name != "epochs" and value is not None and value != getattr(stored, name):
+            conflicts.append(f"{flag} {value} (the run has {getattr(stored, name)})")
+    if args.arithmetic is not None and args.arithmetic != stored.arithmetic:
+        conflicts.append(f"--arithmetic {args.arithmetic} (the run is {stored.arithmetic})")
+    for name in ("weight_bits", "trace_frac", "lr_terms", "rounding"):
+        value = getattr(args, f"int_{name}")
+        have = None if stored.integer is None else getattr(stored.integer, name)
+        if value is not None and value != have:
+            conflicts.append(f"--int-{name.replace('_', '-')} {value} (the run has {have})")
+    if conflicts:
+        raise CLIError(
+            f"--resume {args.resume} continues the run as configured; these options would change "
+            f"it: {'; '.join(conflicts)} (only --epochs may raise the number of epochs)"
+        )
+    if args.epochs is not None and args.epochs != stored.epochs:
+        return stored.replace(epochs=args.epochs)
+    return stored
+
+
 def _initial_weights(path: Path, cfg: Config) -> tuple[Config, list]:
     """Weights of the checkpoint ``path`` for a new run of ``cfg``; the config records where
     they came from (``init_from``: path, epoch index, SHA-256 of the file)."""
@@ -113,15 +160,36 @@ def cmd_eval(args: argparse.Namespace) -> int:
     net = load_network(args.checkpoint, engine=args.engine)
     arithmetic = net.cfg.arithmetic
     name = args.dataset or net.cfg.dataset
+    if name != net.cfg.dataset:
+        print(
+            f"warning: {args.checkpoint} was trained on {net.cfg.dataset}; evaluating it on {name}",
+            file=sys.stderr,
+        )
     test = load_dataset(name, args.split, args.data_dir)
-    if args.test_samples:
+    width = int(np.prod(np.shape(test.images)[1:]))
+    if width != net.cfg.sizes[0]:
+        raise CLIError(
+            f"{args.checkpoint}: its network has {net.cfg.sizes[0]} inputs, but {name} images "
+            f"have {width} pixels"
+        )
+    if int(np.max(test.labels)) >= net.cfg.sizes[-1]:
+        raise CLIError(
+            f"{args.checkpoint}: its network has {net.cfg.sizes[-1]} outputs, but {name} has "
+            f"{int(np.max(test.labels)) + 1} classes"
+        )
+    if args.test_samples is not None:
+        if args.test_samples > len(test.labels):
+            raise CLIError(
+                f"--test-samples {args.test_samples}: {name} {args.split} has only "
+                f"{len(test.labels)} samples"
+            )
         test = test.subset(args.test_samples)
     t0 = time.perf_counter()
     ev = net.evaluate(test.images, test.labels)
     secs = time.perf_counter() - t0
     if args.json:
         print(
-            json.dumps(
+            dumps_json(
                 {
                     "accuracy": ev.accuracy,
                     "n": ev.n,
@@ -141,7 +209,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
         f"{name} {args.split}: accuracy {ev.accuracy:.2f}% on {ev.n} samples "
         f"({arithmetic} arithmetic; strict maximum, ties count as wrong)  [{secs:.1f}s]"
     )
-    print("per class: " + "  ".join(f"{k}:{a:.1f}%" for k, a in enumerate(ev.per_class)))
+    print(
+        "per class: "
+        + "  ".join(f"{k}:{a:.1f}%" if a == a else f"{k}:-" for k, a in enumerate(ev.per_class))
+    )
     n_cls = ev.confusion.shape[0]
     print("confusion (rows: true class, columns: predicted, '?' = no decision)")
     print("     " + "".join(f"{k:>6}" for k in range(n_cls)) + f"{'?':>6}")
@@ -165,7 +236,7 @@ def cmd_fingerprint(args: argparse.Namespace) -> int:
         names.append(path.parent.name + "/" + path.name if args.short_names else str(path))
         fps.append(fingerprint(weights, args.thresholds))
     if args.json:
-        print(json.dumps({n: fp.to_dict() for n, fp in zip(names, fps, strict=True)}))
+        print(dumps_json({n: fp.to_dict() for n, fp in zip(names, fps, strict=True)}))
     else:
         print(format_fingerprints(names, fps))
     return 0
@@ -183,6 +254,7 @@ def cmd_data_fetch(args: argparse.Namespace) -> int:
 def cmd_import_torch(args: argparse.Namespace) -> int:
     from ..torch_import import import_torch_checkpoint
 
+    check_output(args.out, "OUT")
     cfg = import_torch_checkpoint(args.file, args.out, preset_name=args.preset)
     print(
         f"wrote {args.out}: network {'-'.join(map(str, cfg.sizes))} ({cfg.dataset} preset "
@@ -195,6 +267,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from .. import bench
 
     set_threads(args.threads)
+    check_output(args.out, "--out", directory=args.what == "scaling")
     if args.what == "speed":
         bench.speed(
             samples=args.samples,
@@ -212,6 +285,17 @@ def cmd_bench(args: argparse.Namespace) -> int:
             sizes=args.sizes, samples=args.samples, out_dir=args.out, data_dir=args.data_dir
         )
     return 0
+
+
+def _thresholds(text: str) -> list[float]:
+    """``--thresholds 1,5,20``: positive finite numbers."""
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"numbers like 1,5,20 expected: {text!r}") from None
+    if not all(0 < v < float("inf") for v in values):
+        raise argparse.ArgumentTypeError(f"thresholds must be positive and finite: {text!r}")
+    return values
 
 
 def _int_spec(args: argparse.Namespace) -> IntSpec:
@@ -291,31 +375,37 @@ def _add_record_options(t: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--record-samples",
-        type=int,
+        type=positive_int,
         help="test samples used for losses and spikes (default: the run's whole test set)",
     )
     g.add_argument(
-        "--spike-epochs", type=int, default=5, help="record spikes after the first E epochs (5)"
+        "--spike-epochs",
+        type=positive_int,
+        default=5,
+        help="record spikes after the first E epochs (5)",
     )
     g.add_argument(
-        "--spike-neurons", type=int, default=20, help="random neurons per hidden layer (20)"
+        "--spike-neurons",
+        type=positive_int,
+        default=20,
+        help="random neurons per hidden layer (20)",
     )
     g.add_argument(
         "--contrib-every",
-        type=int,
+        type=positive_int,
         default=50,
         metavar="K",
         help="contribution snapshot every K training samples (50)",
     )
     g.add_argument(
         "--contrib-until",
-        type=int,
+        type=positive_int,
         default=1000,
         help="... during the first this many samples of epoch 1 (1000)",
     )
     g.add_argument(
         "--contrib-samples",
-        type=int,
+        type=positive_int,
         default=1000,
         help="test samples the contributions are averaged over (1000)",
     )
@@ -341,12 +431,14 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     t.add_argument(
         "--arithmetic",
         choices=ARITHMETICS,
-        default="float",
-        help="int: integer, multiplication-free training (desire_bp.integer, docs/integer.md)",
+        help="float (default) or int: integer, multiplication-free training "
+        "(desire_bp.integer, docs/integer.md)",
     )
     t.add_argument("--data-dir", help="data directory (default: $DESIRE_BP_DATA_DIR or cache)")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
-    t.add_argument("--threads", type=int, help="threads for evaluation (default: all cores)")
+    t.add_argument(
+        "--threads", type=positive_int, help="threads for evaluation (default: all cores)"
+    )
     _add_integer_options(t)
     _add_record_options(t)
     t.set_defaults(func=cmd_train)
@@ -355,11 +447,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--checkpoint", required=True, help="an .npz checkpoint")
     e.add_argument("--dataset", choices=DATASETS, help="data set (default: the checkpoint's)")
     e.add_argument("--split", choices=SPLITS, default="test")
-    e.add_argument("--test-samples", type=int, help="only the first N samples")
+    e.add_argument("--test-samples", type=positive_int, help="only the first N samples")
     e.add_argument("--json", action="store_true", help="print one JSON object")
     add_engine_option(e)
     e.add_argument("--data-dir")
-    e.add_argument("--threads", type=int)
+    e.add_argument("--threads", type=positive_int)
     e.set_defaults(func=cmd_eval)
 
     d = sub.add_parser("data", help="data set management")
@@ -391,7 +483,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     fp.add_argument("checkpoints", nargs="+", type=Path, help=".npz or .pt files")
     fp.add_argument(
         "--thresholds",
-        type=lambda t: [float(v) for v in t.split(",")],
+        type=_thresholds,
         default=[1.0, 5.0, 20.0],
         help="max-|w| thresholds for counting neurons; the largest marks runaway neurons "
         "(default 1,5,20)",
@@ -407,16 +499,16 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         help="speed: ms/sample of both engines; epoch: one full epoch per engine "
         "(same weights, order and masks); scaling: 784-N-10 like Fig. 9",
     )
-    b.add_argument("--samples", type=int, help="timed samples per measurement")
+    b.add_argument("--samples", type=positive_int, help="timed samples per measurement")
     b.add_argument("--presets", nargs="+", choices=sorted(PRESETS), default=sorted(PRESETS))
     b.add_argument(
         "--reference-samples",
-        type=int,
+        type=positive_int,
         default=100,
         help="samples timed on the readable engine (speed)",
     )
     b.add_argument("--sizes", type=parse_sizes, help="hidden sizes N for scaling")
     b.add_argument("--out", help="output file (speed: JSON) or directory (scaling)")
     b.add_argument("--data-dir")
-    b.add_argument("--threads", type=int)
+    b.add_argument("--threads", type=positive_int)
     b.set_defaults(func=cmd_bench)

@@ -197,7 +197,8 @@ def _verify_file(path: Path, expected: str, what: str) -> None:
         raise DataError(
             f"{path}: SHA-256 mismatch: expected {expected} (the official {what}), got "
             f"{actual} ({size} bytes of content). This is not the official file: delete it to "
-            f"fetch the official one, or pass verify=False to use your own IDX files."
+            f"fetch the official one (desire-bp data fetch), or, to use your own IDX files, load "
+            f"them from Python with verify=False."
         )
     with contextlib.suppress(OSError):
         if _stat_key(path) == before and max(before[1], before[2]) < started - _RACY_NS:

@@ -29,7 +29,7 @@ from functools import cached_property
 
 import numpy as np
 
-from ..config import ENGINES, Config
+from ..config import ENGINES, Config, ConfigError
 from . import kernels, reference
 
 F32 = np.float32
@@ -44,7 +44,54 @@ __all__ = [
     "pixel_matrix",
     "init_rng",
     "predictions_from_counts",
+    "memory_estimate",
+    "check_memory",
 ]
+
+
+def memory_estimate(cfg: Config, threads: int | None = None) -> int:
+    """Bytes a network of ``cfg`` needs, roughly: the weights (with the temporaries of their
+    initialisation) and one per-sample workspace per evaluation thread (spike rasters,
+    currents and update coefficients are ``T x n`` per layer)."""
+    if threads is None:
+        import numba
+
+        threads = numba.config.NUMBA_NUM_THREADS
+    sizes, T = cfg.sizes, int(cfg.T)
+    n_weights = sum(a * b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
+    workspace = sum(sizes) * (9 * T + 40)
+    return 16 * n_weights + workspace * (threads + 1)
+
+
+def _available_memory() -> int | None:
+    """Bytes of memory available to a new allocation (``None``: unknown)."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        import os
+
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def check_memory(cfg: Config) -> None:
+    """Refuse a configuration whose network would not fit in memory, before allocating it.
+
+    Raises:
+        ConfigError: naming the sizes, ``T``, the estimate and the memory available.
+    """
+    need, have = memory_estimate(cfg), _available_memory()
+    if have is not None and need > have:
+        raise ConfigError(
+            f"network {'-'.join(map(str, cfg.sizes))} with T={cfg.T} needs about "
+            f"{need / 2**30:.3g} GiB of memory; only {have / 2**30:.3g} GiB are available"
+        )
 
 
 def init_rng(seed: int) -> np.random.Generator:
@@ -243,6 +290,7 @@ class Network(NetworkBase):
         """
         self.cfg = cfg
         self._WT = None
+        check_memory(cfg)
         self.set_weights(weights)
         self.engine = engine
         self._ws: kernels.Workspace | None = None
@@ -255,6 +303,7 @@ class Network(NetworkBase):
         Args:
             seed: defaults to ``cfg.seed``.
         """
+        check_memory(cfg)
         rng = init_rng(cfg.seed if seed is None else seed)
         weights = [
             (rng.standard_normal((n_out, n_in)) * np.sqrt(2.0 / n_in)).astype(F32)
