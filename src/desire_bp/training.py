@@ -35,7 +35,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -290,14 +290,24 @@ def train(
             if run is not None and not resume:
                 _claim_new_run(run, cfg)
                 claimed = True
+            hooks = _Hooks(on_epoch, on_sample, on_saved, progress, log)
             return _train_loop(
-                cfg, run, net, rows, engine, (X_train, y_train), test_set, val,
-                on_epoch, on_sample, progress, log,
-            )  # fmt: skip
+                cfg, run, net, rows, engine, (X_train, y_train), test_set, val, hooks
+            )
         except BaseException:
             if run is not None and (claimed or created) and not (run / "checkpoint.npz").exists():
                 _remove_empty_run(run, created)  # a failed new run leaves nothing behind
             raise
+
+
+class _Hooks(NamedTuple):
+    """The callbacks and output settings of :func:`train`, passed on to its epoch loop."""
+
+    on_epoch: Callable[[EpochMetrics, NetworkBase], dict[str, Any] | None] | None
+    on_sample: Callable[[int, int, NetworkBase], None] | None
+    on_saved: Callable[[dict[str, Any]], None] | None
+    progress: bool
+    log: Callable[[str], None] | None
 
 
 def _train_loop(
@@ -309,12 +319,10 @@ def _train_loop(
     train_xy: tuple[np.ndarray, np.ndarray],
     test_set: Any,
     val: tuple | None,
-    on_epoch: Callable[[EpochMetrics, NetworkBase], dict[str, Any] | None] | None,
-    on_sample: Callable[[int, int, NetworkBase], None] | None,
-    progress: bool,
-    log: Callable[[str], None] | None,
+    hooks: _Hooks,
 ) -> tuple[NetworkBase, list[dict[str, Any]]]:
     """The epochs of :func:`train` (run directory claimed and locked, data checked)."""
+    on_epoch, on_sample, on_saved, progress, log = hooks
     X_train, y_train = train_xy
     if net is None:
         net = Network.init(cfg, engine=engine)
