@@ -229,13 +229,9 @@ def test_ray_cluster_sweep(tmp_path: Path, mnist_dir: Path) -> None:
 
     import ray
 
-    # on the loopback address: the cluster's traffic never leaves this machine
-    ray.init(
-        num_cpus=2,
-        include_dashboard=False,
-        logging_level="ERROR",
-        _node_ip_address="127.0.0.1",
-    )
+    # a one-node cluster of this machine's own processes (Ray binds it to this machine's own
+    # interface address, never to another host)
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR")
     try:
         address = ray.get_runtime_context().gcs_address
         opts = ["--hidden", "12", "--epochs", "2", "--train-samples", "80", "--test-samples", "40"]
