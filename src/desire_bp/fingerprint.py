@@ -181,8 +181,9 @@ def summary(weights: Sequence[np.ndarray], runaway_threshold: float = 20.0) -> d
     ``|w|`` exceeds ``runaway_threshold``."""
     std, max_abs, runaway = [], [], []
     for w in weights:
-        a = np.abs(np.asarray(w, dtype=np.float64))
-        std.append(round(float(np.asarray(w, dtype=np.float64).std()), 6))
+        w64 = np.asarray(w, dtype=np.float64)
+        a = np.abs(w64)
+        std.append(round(float(w64.std()), 6))
         max_abs.append(round(float(a.max()), 4))
         runaway.append(int((a.max(axis=1) > runaway_threshold).sum()))
     return {"w_std": std, "w_max_abs": max_abs, "runaway": runaway}
