@@ -126,7 +126,7 @@ BAD_INPUTS = [
     ("train --resume badsizes", "not a valid config"),
     ("train --resume list", "not a valid config"),
     ("train --resume mixed", "different run"),
-    ("train --resume run --epochs 1", "only raise"),
+    ("train --resume run --epochs 1", "already trained"),
     ("train --resume run --lr 0.1", "--lr 0.1"),
     ("train --resume run --hidden 9", "--hidden 9"),
     ("train --resume run --sizes 784,9,10", "--sizes"),
@@ -277,11 +277,11 @@ def test_non_finite_weights_stop_training_keeping_the_last_good_checkpoint(tmp_p
     assert not (tmp_path / "new").exists()
 
 
-def test_resume_never_lowers_epochs_nor_rewrites_config(tmp_path, tiny_data):
+def test_resume_never_drops_trained_epochs_nor_rewrites_config(tmp_path, tiny_data):
     cfg = preset("mnist", **TINY)
     train(cfg, tmp_path, data=tiny_data, progress=False, log=None)
     before = (tmp_path / "config.json").read_bytes()
-    with pytest.raises(RunError, match="only raise"):
+    with pytest.raises(RunError, match="2 epochs are already trained"):
         train(cfg.replace(epochs=1), tmp_path, resume=True, data=tiny_data, log=None)
     assert (tmp_path / "config.json").read_bytes() == before
 

@@ -46,6 +46,36 @@ def test_resume_is_bit_identical(tmp_path, small_data):
     assert ck.meta["epoch"] == 2 and ck.config == cfg
 
 
+def test_resume_may_change_a_schedule_that_keeps_every_trained_rate(tmp_path, small_data):
+    # a hold-then-anneal run still in its hold is continued with a longer hold and another
+    # length: it ends bit-identical to a fresh run of the new schedule
+    kw = dict(data=small_data, progress=False, log=None)
+    old = small_cfg(schedule="linear", hold_epochs=3, epochs=6)
+    new = old.replace(hold_epochs=2, epochs=4)  # rates 1e-3, 1e-3, 1e-3, 0
+    fresh, rows_fresh = train(new, tmp_path / "fresh", **kw)
+    train(old.replace(epochs=2), tmp_path / "run", **kw)  # stopped after 2 epochs of hold
+    (tmp_path / "run" / "config.json").write_text(json.dumps(old.to_dict()))  # planned 3 + 3
+    forked, rows = train(new, tmp_path / "run", resume=True, **kw)
+    for a, b in zip(fresh.weights, forked.weights, strict=True):
+        assert np.array_equal(a, b)
+    drop = ("train_seconds", "test_seconds")
+    assert [{k: v for k, v in r.items() if k not in drop} for r in rows] == [
+        {k: v for k, v in r.items() if k not in drop} for r in rows_fresh
+    ]
+    assert json.loads((tmp_path / "run" / "config.json").read_text()) == new.to_dict()
+    # a change that alters a trained epoch's rate is refused and leaves the run as it was
+    before = (tmp_path / "run" / "config.json").read_bytes()
+    with pytest.raises(
+        RunError, match=r"epoch 4, already trained at learning rate 0, would have 0\.001"
+    ):
+        train(new.replace(hold_epochs=4, epochs=8), tmp_path / "run", resume=True, **kw)
+    with pytest.raises(RunError, match="schedule"):
+        train(new.replace(schedule="exp"), tmp_path / "run", resume=True, **kw)
+    with pytest.raises(RunError, match="4 epochs are already trained"):
+        train(new.replace(epochs=3), tmp_path / "run", resume=True, **kw)
+    assert (tmp_path / "run" / "config.json").read_bytes() == before
+
+
 def test_run_directory_contents_and_best(tmp_path, small_data):
     cfg = small_cfg(epochs=2)
     _, rows = train(cfg, tmp_path, data=small_data, progress=False, log=None)
@@ -348,7 +378,7 @@ def test_validation_hold_out_chooses_best_and_resumes_bit_identically(tmp_path, 
     for a, b in zip(full.weights, only.weights, strict=True):
         assert np.array_equal(a, b)
     # an annealing schedule cannot be extended, but an interrupted run resumes bit for bit
-    with pytest.raises(RunError, match="anneals over its 3 epochs"):
+    with pytest.raises(RunError, match="epoch 2, already trained at learning rate"):
         train(
             cfg.replace(epochs=4),
             tmp_path / "full",

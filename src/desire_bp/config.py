@@ -20,6 +20,7 @@ __all__ = [
     "IntSpec",
     "InitFrom",
     "PRESETS",
+    "SCHEDULE_FIELDS",
     "preset",
     "ARITHMETICS",
     "DATASETS",
@@ -445,6 +446,10 @@ class Config:
             raise ConfigError("config fields 'integer' and 'init_from' must be objects or null")
         return cls(**d)
 
+
+#: The config fields that shape the learning-rate schedule (:meth:`Config.lr_at`): a resumed
+#: run may change them as long as no completed epoch's rate changes.
+SCHEDULE_FIELDS = ("epochs", "schedule", "lr_decay", "lr_floor", "hold_epochs", "restart_every")
 
 #: The two presets of the specification (``docs/spec.md``).
 PRESETS: dict[str, Config] = {

@@ -40,7 +40,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .checkpoint import atomic_write, load_checkpoint, save_checkpoint
-from .config import Config, ConfigError
+from .config import SCHEDULE_FIELDS, Config, ConfigError
 from .engine import Network, NetworkBase, pixel_matrix, reference
 from .engine.network import check_memory
 from .fingerprint import summary as weight_summary
@@ -561,20 +561,9 @@ def _resume_state(run: Path, cfg: Config, engine: str) -> tuple[Network, list[di
         stored = run_config(run)
     except RunError as e:
         raise RunError(f"cannot resume: {e}") from None
-    if stored.replace(epochs=cfg.epochs) != cfg:
+    if stored.replace(**_schedule_of(cfg)) != cfg:
         raise RunError(
             f"cannot resume {run}: config differs from the stored one in {_diff(cfg, stored)}"
-        )
-    if cfg.epochs < stored.epochs:
-        raise RunError(
-            f"cannot resume {run} with {cfg.epochs} epochs: the run is planned for "
-            f"{stored.epochs}; resuming can only raise the number of epochs"
-        )
-    if cfg.epochs != stored.epochs and stored.schedule_depends_on_epochs:
-        raise RunError(
-            f"cannot resume {run} with {cfg.epochs} epochs: its {stored.schedule} schedule "
-            f"anneals over its {stored.epochs} epochs, so changing them would change the "
-            "learning rates of the epochs already trained"
         )
     ck_path = run / "checkpoint.npz"
     if not ck_path.exists():
@@ -582,7 +571,7 @@ def _resume_state(run: Path, cfg: Config, engine: str) -> tuple[Network, list[di
         return Network.init(cfg, engine=engine), [], cfg
     # The checkpoint (one atomic file) is the source of truth: it carries the metrics history.
     ck = load_checkpoint(ck_path)
-    if ck.config.replace(epochs=stored.epochs) != stored:
+    if ck.config.replace(**_schedule_of(stored)) != stored:
         raise RunError(
             f"cannot resume {run}: {ck_path} was written by a different run than its "
             f"config.json (they differ in {_diff(ck.config, stored)}); refusing to continue "
@@ -591,14 +580,44 @@ def _resume_state(run: Path, cfg: Config, engine: str) -> tuple[Network, list[di
     rows = ck.meta.get("history")
     if not isinstance(rows, list) or ck.meta.get("epoch") != len(rows) - 1:
         raise RunError(f"cannot resume {run}: {ck_path} has no consistent metrics history")
+    _check_schedule_change(run, stored, cfg, len(rows))
     _write_metrics(run, rows)
-    if cfg.epochs > stored.epochs:
+    if cfg != stored:
         text = json.dumps(cfg.to_dict(), indent=2) + "\n"
         atomic_write(cfg_path, lambda f: f.write(text.encode()))
     return Network(ck.weights, cfg, engine), rows, cfg
 
 
+def _schedule_of(cfg: Config) -> dict[str, Any]:
+    return {name: getattr(cfg, name) for name in SCHEDULE_FIELDS}
+
+
+def _check_schedule_change(run: Path, stored: Config, cfg: Config, done: int) -> None:
+    """Refuse a resume of ``done`` completed epochs whose schedule changes any of their rates.
+
+    A run is defined by its weights and per-epoch random streams alone, so a resumed run with a
+    new schedule is bit-identical to a fresh run of that schedule exactly when every completed
+    epoch had the rate the new schedule gives it (e.g. a longer hold of a hold-then-anneal run
+    still in its hold).
+    """
+    if cfg.epochs < done:
+        raise RunError(
+            f"cannot resume {run} with {cfg.epochs} epochs: {done} epochs are already trained "
+            "(a run can be shortened only down to the epochs it has completed)"
+        )
+    for e in range(done):
+        old, new = stored.lr_at(e), cfg.lr_at(e)
+        if old != new:
+            changed = [k for k, v in _schedule_of(cfg).items() if v != getattr(stored, k)]
+            raise RunError(
+                f"cannot resume {run} with a changed schedule ({', '.join(changed)}): epoch "
+                f"{e + 1}, already trained at learning rate {old:.6g}, would have {new:.6g}; "
+                f"{stored.schedule} schedules that anneal over the whole run cannot change "
+                "their length once annealing has begun"
+            )
+
+
 def _diff(a: Config, b: Config) -> list[str]:
-    """The fields other than ``epochs`` in which two configs differ."""
+    """The fields outside :data:`SCHEDULE_FIELDS` in which two configs differ."""
     da, db = a.to_dict(), b.to_dict()
-    return sorted(k for k in da if k != "epochs" and da[k] != db[k])
+    return sorted(k for k in da if k not in SCHEDULE_FIELDS and da[k] != db[k])

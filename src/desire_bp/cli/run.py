@@ -16,6 +16,7 @@ from ..config import (
     DATASETS,
     PRESETS,
     ROUNDINGS,
+    SCHEDULE_FIELDS,
     SPLITS,
     Config,
     InitFrom,
@@ -98,8 +99,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _resume_config(args: argparse.Namespace, stored: Config) -> Config:
-    """The config of ``--resume``: the stored one, ``--epochs`` raised if given.  Any other
-    option that would change the run is refused, naming it (never silently ignored)."""
+    """The config of ``--resume``: the stored one with the schedule options given
+    (``--epochs``, ``--schedule``, ``--hold-epochs``, ...; :func:`desire_bp.training.train`
+    refuses them if a completed epoch's learning rate would change).  Any other option that
+    would change the run is refused, naming it (never silently ignored)."""
     conflicts = []
     if args.run_dir is not None and Path(args.run_dir) != Path(args.resume):
         conflicts.append(f"--run-dir {args.run_dir}")
@@ -114,7 +117,7 @@ def _resume_config(args: argparse.Namespace, stored: Config) -> Config:
         conflicts.append(f"{flag} {given} (the run has {'-'.join(map(str, stored.sizes))})")
     for name, (flag, *_) in (*CHOICES.items(), *OVERRIDES.items()):
         value = getattr(args, name, None)
-        if name != "epochs" and value is not None and value != getattr(stored, name):
+        if name not in SCHEDULE_FIELDS and value is not None and value != getattr(stored, name):
             conflicts.append(f"{flag} {value} (the run has {getattr(stored, name)})")
     if args.arithmetic is not None and args.arithmetic != stored.arithmetic:
         conflicts.append(f"--arithmetic {args.arithmetic} (the run is {stored.arithmetic})")
@@ -126,11 +129,19 @@ def _resume_config(args: argparse.Namespace, stored: Config) -> Config:
     if conflicts:
         raise CLIError(
             f"--resume {args.resume} continues the run as configured; these options would change "
-            f"it: {'; '.join(conflicts)} (only --epochs may raise the number of epochs)"
+            f"it: {'; '.join(conflicts)} (only the schedule's options may change: "
+            f"{', '.join(_flag(name) for name in SCHEDULE_FIELDS)})"
         )
-    if args.epochs is not None and args.epochs != stored.epochs:
-        return stored.replace(epochs=args.epochs)
-    return stored
+    changes = {
+        name: getattr(args, name)
+        for name in SCHEDULE_FIELDS
+        if getattr(args, name, None) is not None
+    }
+    return stored.replace(**changes) if changes else stored
+
+
+def _flag(name: str) -> str:
+    return {**CHOICES, **OVERRIDES}[name][0]
 
 
 def _initial_weights(path: Path, cfg: Config) -> tuple[Config, list]:
