@@ -1,11 +1,12 @@
 """The committed paper-reproduction runs reproduce their own figures.
 
-For ``results/mnist`` and ``results/fashion-mnist`` (the specification's single schedule) and
-every run of the protocol search in ``results/protocol/`` (complete or in progress): the final
-(``checkpoint.npz``) and best (``best.npz``) checkpoints, evaluated on the whole test set with
-``desire-bp eval``, give exactly the test accuracy recorded for their epoch, in the checkpoint
-and in ``metrics.jsonl``; and the best checkpoint is the epoch with the highest test (or, with a
-validation hold-out, validation) accuracy of the history.
+For every run directory under ``results/`` with a ``checkpoint.npz`` (the presets' runs in
+``results/mnist`` and ``results/fashion-mnist``, their other seeds, the specification-schedule
+runs in ``results/spec-schedule/``; complete or in progress): the final (``checkpoint.npz``) and
+best (``best.npz``) checkpoints, evaluated on the whole test set with ``desire-bp eval``, give
+exactly the test accuracy recorded for their epoch, in the checkpoint and in ``metrics.jsonl``;
+and the best checkpoint is the epoch with the highest test (or, with a validation hold-out,
+validation) accuracy of the history.  The headline runs are the presets' own configs.
 """
 
 from __future__ import annotations
@@ -21,11 +22,20 @@ from desire_bp.training import read_metrics
 
 RESULTS = Path(__file__).resolve().parent.parent / "results"
 FIXTURES = {"mnist": "mnist_dir", "fashion-mnist": "fashion_dir"}
-RUNS = [("mnist", "mnist_dir"), ("fashion-mnist", "fashion_dir")] + [
-    (f"protocol/{d.name}", FIXTURES[json.loads((d / "config.json").read_text())["dataset"]])
-    for d in sorted((RESULTS / "protocol").glob("*"))
-    if (d / "checkpoint.npz").exists()
+RUNS = [
+    (d.parent.relative_to(RESULTS).as_posix(), FIXTURES[json.loads(d.read_text())["dataset"]])
+    for d in sorted(RESULTS.glob("**/config.json"))
+    if (d.parent / "checkpoint.npz").exists() and (d.parent / "best.npz").exists()
 ]
+
+
+@pytest.mark.parametrize("run", ["mnist", "fashion-mnist"])
+def test_headline_runs_are_the_presets(run):
+    from desire_bp import preset
+    from desire_bp.training import run_config
+
+    assert run_config(RESULTS / run) == preset(run)
+    assert run_config(RESULTS / "spec-schedule" / run) == preset(run, spec_schedule=True)
 
 
 @pytest.mark.parametrize(("run", "data_fixture"), RUNS)

@@ -105,7 +105,29 @@ def test_norse_from_nir_is_identical_to_engine(name, request, spikes_graphs):
 
     net, test, ours = _run(name, request)
     counts = run_library(spikes_graphs[name], test.images, "norse")
-    assert np.array_equal(counts, ours)
+    # Norse's matrix product sums in its own float32 order (docs/nir.md): exact on the
+    # specification-schedule checkpoints, a rare count off by one on the protocol's, whose
+    # first-layer weights reach ~100 in magnitude
+    off = (counts != ours).any(axis=1)
+    assert np.abs(counts - ours).max() <= 1 and off.mean() <= 0.002
+    assert np.array_equal(predictions_from_counts(counts), predictions_from_counts(ours))
+
+
+@pytest.mark.parametrize("name", [r[0] for r in RUNS])
+def test_norse_is_exact_on_the_spec_schedule_checkpoints(name, request):
+    pytest.importorskip("norse")
+    from desire_bp.interop import run_library
+    from desire_bp.nir_export import export_nir
+
+    request.getfixturevalue(dict(RUNS)[name])
+    path = ROOT / "results" / "spec-schedule" / name / "best.npz"
+    net = Network.load(path)
+    test = load_dataset(net.cfg.dataset, "test").subset(300)
+    torch.set_num_threads(1)
+    graph = Path(request.getfixturevalue("tmp_path")) / "spec.nir"
+    export_nir(path, graph, target="norse")
+    counts = run_library(nir.read(str(graph)), test.images, "norse")
+    assert np.array_equal(counts, net.forward_batch(test.images))
 
 
 @pytest.mark.parametrize("name", [r[0] for r in RUNS])

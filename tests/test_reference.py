@@ -242,7 +242,7 @@ def test_train_sample_matches_hand_update(engine):
 
 
 def test_learning_rate_schedule():
-    cfg = preset("mnist")
+    cfg = preset("mnist", spec_schedule=True)
     assert cfg.lr_at(0) == 1e-5
     assert math.isclose(cfg.lr_at(10), 1e-5 * math.exp(-0.4))
     assert math.isclose(cfg.beta, 0.75)
@@ -282,7 +282,7 @@ def test_dropout_masks_statistics_and_block_equivalence():
 
 
 def test_presets_match_spec():
-    m = preset("mnist")
+    m = preset("mnist", spec_schedule=True)
     assert (m.sizes, m.T, m.epochs, m.p_in, m.p_hid) == ((784, 1600, 800, 10), 20, 150, 0.0, 0.3)
     assert (m.theta_p, m.theta_hid, m.theta_out, m.error_margin, m.lr, m.lr_decay) == (
         1.0,
@@ -292,7 +292,7 @@ def test_presets_match_spec():
         1e-5,
         0.04,
     )
-    f = preset("fashion-mnist")
+    f = preset("fashion-mnist", spec_schedule=True)
     assert (f.sizes, f.epochs, f.p_in, f.p_hid, f.dataset) == (
         (784, 1000, 100, 10),
         600,

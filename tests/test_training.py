@@ -25,7 +25,7 @@ def small_data(mnist_dir):
 def small_cfg(**kw):
     base = dict(sizes=(784, 48, 24, 10), epochs=3, seed=5, lr=1e-3)
     base.update(kw)
-    return preset("mnist", **base)
+    return preset("mnist", spec_schedule=True, **base)
 
 
 def test_resume_is_bit_identical(tmp_path, small_data):

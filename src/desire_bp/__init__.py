@@ -10,7 +10,7 @@ Public API:
 * :mod:`desire_bp.training` -- the training loop and run directories.
 """
 
-from .config import PRESETS, Config, ConfigError, preset
+from .config import PRESETS, SPEC_PRESETS, Config, ConfigError, preset
 from .engine import Evaluation, Network, SampleResult
 
 try:  # the installed distribution's version (pyproject.toml), one source of truth
@@ -27,6 +27,7 @@ __all__ = [
     "Evaluation",
     "Network",
     "PRESETS",
+    "SPEC_PRESETS",
     "SampleResult",
     "preset",
     "__version__",

@@ -20,7 +20,9 @@ __all__ = [
     "IntSpec",
     "InitFrom",
     "PRESETS",
+    "PROTOCOL",
     "SCHEDULE_FIELDS",
+    "SPEC_PRESETS",
     "preset",
     "ARITHMETICS",
     "DATASETS",
@@ -451,17 +453,42 @@ class Config:
 #: run may change them as long as no completed epoch's rate changes.
 SCHEDULE_FIELDS = ("epochs", "schedule", "lr_decay", "lr_floor", "hold_epochs", "restart_every")
 
-#: The two presets of the specification (``docs/spec.md``).
-PRESETS: dict[str, Config] = {
+#: The two presets of the specification (``docs/spec.md``): its hyper-parameters and its single
+#: exponentially decaying learning rate, ``lr * exp(-lr_decay * epoch)``.
+SPEC_PRESETS: dict[str, Config] = {
     "mnist": Config(),
     "fashion-mnist": Config(
         sizes=(784, 1000, 100, 10), epochs=600, p_in=0.05, p_hid=0.4, dataset="fashion-mnist"
     ),
 }
 
+#: The training protocol of the presets (``docs/training.md``, "The presets' protocol"): the
+#: specification's rule and hyper-parameters, ``lr`` held constant for two thirds of the epochs,
+#: then annealed linearly to 0 at the last epoch.  MNIST: 100 + 50 epochs; Fashion-MNIST:
+#: 200 + 100.
+PROTOCOL: dict[str, dict[str, Any]] = {
+    "mnist": dict(schedule="linear", hold_epochs=100, epochs=150),
+    "fashion-mnist": dict(schedule="linear", hold_epochs=200, epochs=300),
+}
 
-def preset(name: str, **overrides: Any) -> Config:
-    """The preset ``name`` (``"mnist"`` or ``"fashion-mnist"``) with ``overrides`` applied."""
-    if name not in PRESETS:
-        raise ConfigError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
-    return PRESETS[name].replace(**overrides)
+#: The presets: the specification's with the protocol's schedule (:data:`PROTOCOL`).
+PRESETS: dict[str, Config] = {
+    name: cfg.replace(**PROTOCOL[name]) for name, cfg in SPEC_PRESETS.items()
+}
+
+
+def preset(name: str, *, spec_schedule: bool = False, **overrides: Any) -> Config:
+    """The preset ``name`` (``"mnist"`` or ``"fashion-mnist"``) with ``overrides`` applied.
+
+    Args:
+        name: the preset.
+        spec_schedule: start from the specification's preset (:data:`SPEC_PRESETS`: its
+            exponential decay over 150 / 600 epochs) instead of the protocol's
+            (:data:`PRESETS`).
+        overrides: config fields to change.  ``epochs`` alone keeps ``hold_epochs`` (a run
+            shorter than the hold trains at the constant rate ``lr``).
+    """
+    table = SPEC_PRESETS if spec_schedule else PRESETS
+    if name not in table:
+        raise ConfigError(f"unknown preset {name!r}; choose one of {sorted(table)}")
+    return table[name].replace(**overrides)

@@ -28,9 +28,9 @@ class FigureError(ValueError):
 def describe(cfg: Config, sizes: str | None = None, T: str | None = None) -> str:
     """A one-line description of a run for figure titles: data set, network, ``T``, epochs and
     samples, noting when fewer epochs or samples than the paper's are used."""
-    from .config import PRESETS
+    from .config import SPEC_PRESETS
 
-    full = PRESETS["fashion-mnist" if cfg.dataset == "fashion-mnist" else "mnist"]
+    full = SPEC_PRESETS["fashion-mnist" if cfg.dataset == "fashion-mnist" else "mnist"]
     n_train = cfg.train_samples or 60000
     n_test = cfg.test_samples or 10000
     net = sizes or "-".join(map(str, cfg.sizes))

@@ -194,6 +194,12 @@ def add_config_options(p: argparse.ArgumentParser) -> None:
         type=parse_sizes,
         help="hidden sizes only, e.g. 1600,800 (input 784 and output 10 kept)",
     )
+    p.add_argument(
+        "--spec-schedule",
+        action="store_true",
+        help="the specification's single exponential decay (150 / 600 epochs) instead of the "
+        "presets' protocol (lr held for 2/3 of the epochs, then linear to 0)",
+    )
     for field_name, (flag, choices, help_) in CHOICES.items():
         p.add_argument(flag, dest=field_name, choices=choices, help=help_)
     for field_name, (flag, typ, help_) in OVERRIDES.items():
@@ -214,7 +220,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
         changes["sizes"] = args.sizes
     elif args.hidden is not None:
         changes["sizes"] = (base.sizes[0], *args.hidden, base.sizes[-1])
-    return preset(name, **changes)
+    return preset(name, spec_schedule=getattr(args, "spec_schedule", False), **changes)
 
 
 def set_threads(n: int | None) -> None:

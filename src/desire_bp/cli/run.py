@@ -108,6 +108,8 @@ def _resume_config(args: argparse.Namespace, stored: Config) -> Config:
         conflicts.append(f"--run-dir {args.run_dir}")
     if args.preset is not None and PRESETS[args.preset].dataset != stored.dataset:
         conflicts.append(f"--preset {args.preset} (the run's data set is {stored.dataset})")
+    if getattr(args, "spec_schedule", False):
+        conflicts.append("--spec-schedule (it builds a new run's config; give --schedule exp ...)")
     sizes = args.sizes
     if args.hidden is not None:
         sizes = (stored.sizes[0], *args.hidden, stored.sizes[-1])
