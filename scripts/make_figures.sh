@@ -4,10 +4,10 @@ set -e
 B=.venv/bin/desire-bp
 R=runs/analysis
 F=results/figures
-COMMON="--epochs 3 --train-samples 10000 --executor local"
+COMMON="--spec-schedule --epochs 3 --train-samples 10000 --executor local"
 nice $B sweep $R/fig4 --figure fig4 --values 25,50,100,200,400,800 $COMMON
 nice $B sweep $R/fig5 --figure fig5 --values 5,10,15,20,25,30 $COMMON
-nice $B train --epochs 10 --train-samples 10000 --run-dir $R/fig678 --record all \
+nice $B train --spec-schedule --epochs 10 --train-samples 10000 --run-dir $R/fig678 --record all \
     --record-samples 2000 --no-progress
 mkdir -p $F
 $B figure fig4 --sweep-dir $R/fig4 --out $F/fig4.png
