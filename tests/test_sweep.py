@@ -151,6 +151,50 @@ def test_local_sweep_results_and_resume(tmp_path: Path, mnist_dir: Path, monkeyp
     assert Path(best["checkpoint"]).exists()
 
 
+def test_reuse_adopts_an_identical_run_instead_of_training_it(
+    tmp_path: Path, mnist_dir: Path, capsys
+) -> None:
+    opts = ["--epochs", "1", "--train-samples", "60", "--test-samples", "40", "--lr", "1e-4"]
+    run = tmp_path / "run"
+    assert main(["train", "--hidden", "16,8", "--run-dir", str(run), "--no-progress", *opts]) == 0
+    capsys.readouterr()
+    d = tmp_path / "fig4"
+    args = ["sweep", str(d), "--figure", "fig4", "--values", "4,8", *opts]
+    assert main([*args, "--executor", "local", "--reuse", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert "reusing the run" in out and "1 finished, 1 to run" in out
+    trials = _csv(d / "results.csv")
+    adopted = Path(trials[1]["run_dir"])
+    for name in ("config.json", "metrics.jsonl", "checkpoint.npz", "best.npz"):
+        assert (adopted / name).read_bytes() == (run / name).read_bytes()
+    # a run no trial matches, or a trial that already has a run, is refused and changes nothing
+    other = tmp_path / "other"
+    assert (
+        main(
+            [
+                "train",
+                "--hidden",
+                "16,8",
+                "--run-dir",
+                str(other),
+                "--seed",
+                "3",
+                "--no-progress",
+                *opts,
+            ]
+        )
+        == 0
+    )
+    capsys.readouterr()
+    before = sorted(p.name for p in (d / "trials").iterdir())
+    assert main(["sweep", str(d), "--reuse", str(other)]) == 2
+    assert "differs in seed" in capsys.readouterr().err
+    assert main(["sweep", str(d), "--reuse", str(run)]) == 2
+    assert "already has" in capsys.readouterr().err
+    assert main(["sweep", str(d), "--reuse", str(tmp_path / "nothere")]) == 2
+    assert sorted(p.name for p in (d / "trials").iterdir()) == before
+
+
 def test_cli_sweep_fig4_fig5(tmp_path: Path, mnist_dir: Path, capsys) -> None:
     opts = ["--epochs", "1", "--train-samples", "60", "--test-samples", "40"]
     opts += ["--executor", "local", "--lr", "1e-4"]

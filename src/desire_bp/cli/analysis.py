@@ -52,6 +52,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             sweep = Sweep.load(args.sweep_dir)
             if args.epochs is not None:
                 sweep = sweep.raise_epochs(args.epochs)
+        for run_dir in args.reuse:
+            trial = sweep.adopt(run_dir)
+            print(f"trial {trial.id}: reusing the run {run_dir}")
         if args.list:
             for r in sweep.results():
                 acc = r["best_test_accuracy"]
@@ -276,6 +279,14 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     )
     add_engine_option(s)
     s.add_argument("--data-dir")
+    s.add_argument(
+        "--reuse",
+        action="append",
+        default=[],
+        metavar="RUN_DIR",
+        help="take an existing run as the trial of its exact configuration instead of "
+        "training it (repeat for more), e.g. --reuse results/mnist for N = 800 in fig4",
+    )
     s.add_argument("--list", action="store_true", help="list the trials and their state only")
     s.set_defaults(func=cmd_sweep)
 

@@ -272,6 +272,57 @@ class Sweep:
         text = json.dumps(d, indent=2) + "\n"
         atomic_write(self.dir / SWEEP_FILE, lambda f: f.write(text.encode()))
 
+    def adopt(self, run_dir: str | Path) -> Trial:
+        """Take an existing run as the trial of the same configuration, instead of training it.
+
+        The run's files (``config.json``, ``metrics.jsonl``, ``checkpoint.npz``, ``best.npz``)
+        are copied into the trial's directory; training and resuming are deterministic, so the
+        trial is the run (e.g. the N = 800, T = 20 points of Fig. 4 and 5 are the preset's
+        run).  An unfinished run is adopted as a partial trial and resumed by :meth:`run`.
+
+        Raises:
+            SweepError: ``run_dir`` is not a run with a checkpoint, no trial has its exact
+                configuration, or that trial already has a run directory.
+        """
+        import shutil
+
+        from ..training import RunError, run_config
+
+        src = Path(run_dir)
+        try:
+            cfg = run_config(src)
+        except RunError as e:
+            raise SweepError(f"--reuse {src}: {e}") from None
+        if not (src / "checkpoint.npz").is_file():
+            raise SweepError(f"--reuse {src}: no checkpoint.npz (nothing trained to reuse)")
+        match = [t for t in self.trials if self.configs[t.id] == cfg]
+        if not match:
+            near = [t.id for t in self.trials if self.configs[t.id].sizes == cfg.sizes]
+            hint = (
+                f" (trial {near[0]} has its sizes but differs in "
+                + ", ".join(
+                    k for k, v in self.configs[near[0]].to_dict().items() if v != cfg.to_dict()[k]
+                )
+                + ")"
+                if near
+                else ""
+            )
+            raise SweepError(
+                f"--reuse {src}: no trial of {self.dir} has the run's configuration{hint}"
+            )
+        trial = match[0]
+        dest = self.trial_dir(trial)
+        if dest.exists():
+            raise SweepError(f"--reuse {src}: trial {trial.id} already has {dest}")
+        tmp = dest.with_name(f".{dest.name}.adopt.tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        for name in ("config.json", "metrics.jsonl", "checkpoint.npz", "best.npz"):
+            if (src / name).is_file():
+                shutil.copy2(src / name, tmp / name)
+        tmp.rename(dest)  # all files or none
+        return trial
+
     # ---------------------------------------------------------------- state
     def trial_dir(self, trial: Trial) -> Path:
         """The run directory of ``trial``."""
