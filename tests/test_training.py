@@ -314,6 +314,26 @@ def test_report_summary_and_curves(tmp_path, small_data, capsys):
     assert config_differences([tmp_path, other]) == ["", "seed=6"]
 
 
+def test_report_fingerprints_against_a_reference(tmp_path, small_data, capsys):
+    cfg = small_cfg(epochs=2)
+    train(cfg, tmp_path / "a", data=small_data, progress=False, log=None)
+    train(cfg.replace(seed=6), tmp_path / "b", data=small_data, progress=False, log=None)
+    png = tmp_path / "fp" / "fingerprints.png"
+    ref = tmp_path / "a" / "best.npz"
+    runs = [str(tmp_path / "a"), str(tmp_path / "b")]
+    assert main(["report", *runs, "--fingerprints", str(png), "--reference", str(ref)]) == 0
+    assert "weight statistics per epoch of 2 runs" in capsys.readouterr().out
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert main(["report", runs[0], "--reference", str(ref)]) == 2
+    assert "--reference needs --fingerprints" in capsys.readouterr().err
+    assert main(["report", runs[0], "--fingerprints", str(png), "--reference", "no.npz"]) == 2
+    assert "no such file" in capsys.readouterr().err
+    other = tmp_path / "c"
+    train(cfg.replace(sizes=(784, 16, 10)), other, data=small_data, progress=False, log=None)
+    assert main(["report", runs[0], str(other), "--fingerprints", str(png)]) == 2
+    assert "2 weight layers, not 3" in capsys.readouterr().err
+
+
 def test_compare_draws_short_runs_visibly(tmp_path, small_data, monkeypatch):
     """A 1-epoch run is a marker, not an invisible line; epoch ticks are whole numbers."""
     from matplotlib.figure import Figure

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,6 +30,7 @@ __all__ = [
     "Fingerprint",
     "fingerprint",
     "format_fingerprints",
+    "load_weights",
     "summary",
 ]
 
@@ -187,3 +189,18 @@ def summary(weights: Sequence[np.ndarray], runaway_threshold: float = 20.0) -> d
         max_abs.append(round(float(a.max()), 4))
         runaway.append(int((a.max(axis=1) > runaway_threshold).sum()))
     return {"w_std": std, "w_max_abs": max_abs, "runaway": runaway}
+
+
+def load_weights(path: str | Path) -> list[np.ndarray]:
+    """The weight matrices (``W1`` first, ``(n_out, n_in)`` each) of a desire-bp ``.npz``
+    checkpoint or of one of the authors' PyTorch ``.pt`` files (read with
+    ``torch.load(weights_only=True)``: no code in the file is executed; needs the ``torch``
+    extra)."""
+    path = Path(path)
+    if path.suffix == ".pt":
+        from .torch_import import load_torch_weights
+
+        return list(load_torch_weights(path)[0])
+    from .checkpoint import load_checkpoint
+
+    return list(load_checkpoint(path).weights)

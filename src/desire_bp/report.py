@@ -213,6 +213,72 @@ def plot_curves(
     return path
 
 
+def plot_fingerprints(
+    run_dirs: list[str | Path],
+    out: str | Path,
+    reference: str | Path | None = None,
+    reference_label: str | None = None,
+) -> Path:
+    """PNG of the per-epoch weight statistics that every run records in ``metrics.jsonl``
+    (:func:`desire_bp.fingerprint.summary`): one column per weight layer, rows standard
+    deviation, maximum ``|w|`` and "runaway" neurons (maximum incoming ``|w|`` > 20), one line
+    per run; ``reference`` (a checkpoint, ``.npz`` or the authors' ``.pt``) is drawn as dashed
+    horizontal lines, e.g. the published model.
+
+    Raises:
+        RunError: a run has no completed epoch, no recorded statistics, or another number of
+            layers than the first run or the reference.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .fingerprint import load_weights, summary
+
+    series = []
+    for run in run_dirs:
+        rows = [r for r in read_metrics(run) if "w_std" in r]
+        if not rows:
+            raise RunError(f"{run}: no epoch with recorded weight statistics (w_std) to plot")
+        series.append((Path(run).name, rows))
+    n_layers = len(series[0][1][0]["w_std"])
+    ref = summary(load_weights(reference)) if reference is not None else None
+    for name, rows in series:
+        if len(rows[0]["w_std"]) != n_layers:
+            raise RunError(f"{name} has {len(rows[0]['w_std'])} weight layers, not {n_layers}")
+    if ref is not None and len(ref["w_std"]) != n_layers:
+        raise RunError(f"{reference} has {len(ref['w_std'])} weight layers, not {n_layers}")
+    stats = (("w_std", "std of W"), ("w_max_abs", "max |w|"), ("runaway", "neurons > 20"))
+    fig, axes = plt.subplots(
+        len(stats), n_layers, figsize=(3.4 * n_layers, 7.2), sharex=True, squeeze=False
+    )
+    label_ref = reference_label or (Path(reference).name if reference is not None else "")
+    for row, (key, title) in enumerate(stats):
+        for layer in range(n_layers):
+            ax = axes[row][layer]
+            if key == "runaway" and layer == n_layers - 1:  # not a hidden layer
+                ax.axis("off")
+                continue
+            for name, rows in series:
+                ep = [r["epoch"] + 1 for r in rows]
+                ax.plot(ep, [r[key][layer] for r in rows], lw=1.1, label=name)
+            if ref is not None:
+                ax.axhline(ref[key][layer], color="gray", ls="--", lw=1, label=label_ref)
+            ax.set_title(f"W{layer + 1}: {title}", fontsize=9)
+            ax.grid(alpha=0.3)
+            if row == len(stats) - 1 or (row == len(stats) - 2 and layer == n_layers - 1):
+                ax.set_xlabel("epoch")
+                ax.xaxis.set_tick_params(labelbottom=True)
+    axes[0][0].legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def _marks(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Markers on the points of a short run (a run of one epoch is a point, not a line)."""
     return {"marker": "o", "ms": 4 if len(rows) < 5 else 2.5} if len(rows) <= 40 else {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from typing import Any
 
 from ..config import PRESETS
@@ -113,9 +114,17 @@ def cmd_figure(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from ..report import PAPER, plot_comparison, plot_curves, summarize
+    from ..report import PAPER, plot_comparison, plot_curves, plot_fingerprints, summarize
 
     check_output(args.compare, "--compare")
+    check_output(args.fingerprints, "--fingerprints")
+    if args.reference is not None and not args.fingerprints:
+        raise CLIError("--reference needs --fingerprints PNG")
+    if args.reference is not None and not Path(args.reference).is_file():
+        raise CLIError(f"--reference {args.reference}: no such file")
+    if args.fingerprints:
+        png = plot_fingerprints(args.run_dirs, args.fingerprints, args.reference)
+        print(f"weight statistics per epoch of {len(args.run_dirs)} runs in {png}")
     if args.compare:
         datasets = {summarize(run)["dataset"] for run in args.run_dirs}
         paper = PAPER.get(datasets.pop()) if len(datasets) == 1 else None
@@ -310,6 +319,17 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         "--compare",
         metavar="PNG",
         help="also draw the test accuracy of all the runs in one figure",
+    )
+    p.add_argument(
+        "--fingerprints",
+        metavar="PNG",
+        help="also draw the runs' per-epoch weight statistics (std, max |w|, runaway neurons)",
+    )
+    p.add_argument(
+        "--reference",
+        metavar="CHECKPOINT",
+        help="with --fingerprints: a checkpoint (.npz, or the authors' .pt) drawn as dashed "
+        "lines, e.g. the published model",
     )
     p.set_defaults(func=cmd_report)
 

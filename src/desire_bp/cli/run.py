@@ -235,17 +235,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_fingerprint(args: argparse.Namespace) -> int:
-    from ..checkpoint import load_checkpoint
-    from ..fingerprint import fingerprint, format_fingerprints
+    from ..fingerprint import fingerprint, format_fingerprints, load_weights
 
     names, fps = [], []
     for path in args.checkpoints:
-        if path.suffix == ".pt":
-            from ..torch_import import load_torch_weights
-
-            weights, _ = load_torch_weights(path)
-        else:
-            weights = load_checkpoint(path).weights
+        weights = load_weights(path)
         names.append(path.parent.name + "/" + path.name if args.short_names else str(path))
         fps.append(fingerprint(weights, args.thresholds))
     if args.json:
