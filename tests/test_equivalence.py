@@ -2,7 +2,8 @@
 
 * Exactly, on dyadic numbers: with weights, pixels and learning rates that are small
   multiples of powers of two, every float32 sum is exact whatever its order, so both engines
-  must produce bit-identical spikes, desires and weights (hypothesis property).
+  must produce bit-identical spikes, desires and weights (hypothesis property; with and
+  without the weight-bound extension).
 * Exactly, on real MNIST with the full preset: from the same weights and dropout masks, 500
   online training samples give identical output spike counts and classifications at every
   sample, bit-identical weights afterwards, and identical spike counts on 200 test samples.
@@ -39,6 +40,7 @@ def dyadic_case(draw):
         theta_out=draw(st.sampled_from([0.25, 0.5])),
         hidden_error=draw(st.sampled_from(["abs", "signed"])) if T in (4, 8) else "abs",
         leak=draw(st.sampled_from(["always", "skip-after-spike"])),
+        w_bound=draw(st.sampled_from([0.0, 0.75, 1.0])),  # the extension (weights reach 1.25)
     )
     rng = np.random.default_rng(draw(st.integers(0, 2**31)))
     weights = [

@@ -349,3 +349,23 @@ def test_leak_skipped_after_spike_option(engine):
     fwd = reference.forward(net.reference_weights, np.array([1.0]), cfg)
     assert fwd.spikes[1][:, 0].astype(int).tolist() == [0, 1, 1, 1, 1, 1, 1]
     assert net.forward(np.array([1.0])).tolist() == fwd.counts[-1].tolist()
+
+
+def test_weight_bound_clips_the_neurons_that_changed_and_is_validated():
+    from desire_bp.config import IntSpec
+
+    cfg = Config(sizes=(3, 2), T=4, error_margin=0, p_hid=0.0, theta_out=0.25, w_bound=0.5)
+    W = np.array([[0.45, -0.45, 0.3], [2.0, -2.0, 0.0]], F32)  # row 1 starts out of bounds
+    spikes = np.array([[1, 0], [1, 0], [0, 0], [1, 0]], bool)  # only neuron 0 fires
+    traces = np.ones((4, 3), F32)
+    reference.weight_update(
+        W, np.array([1, 1], np.int8), np.ones(2, bool), spikes, traces, 0.1, cfg.w_bound
+    )
+    assert W[0, 0] == W[0, 2] == 0.5 and W[0, 1] == pytest.approx(-0.15, abs=1e-6)  # +0.3, clip
+    assert W[1].tolist() == [2.0, -2.0, 0.0]  # silent: not updated, so not clipped
+    for bad in (-1.0, float("inf")):
+        with pytest.raises(ConfigError, match="w_bound"):
+            Config(w_bound=bad)
+    with pytest.raises(ConfigError, match="w_bound"):
+        Config(w_bound=1.0, integer=IntSpec())
+    assert preset("mnist").w_bound == 0.0  # the presets keep the paper's rule

@@ -85,6 +85,7 @@ FLOAT_FIELDS = (
     "lr_floor",
     "p_in",
     "p_hid",
+    "w_bound",
 )
 
 
@@ -227,6 +228,9 @@ class Config:
         hidden_error: ``"abs"`` (the specification's default) or ``"signed"`` (paper Eq. 14).
         leak: ``"always"`` (the specification's default) or ``"skip-after-spike"`` (see
             :data:`LEAKS`).
+        w_bound: an extension of the rule, off by default (``0``): after every update, the
+            weights of the updated neurons are clipped to ``[-w_bound, w_bound]`` (weight
+            units), which stops "runaway" neurons (``docs/training.md``). Float32 only.
         dataset: ``"mnist"`` or ``"fashion-mnist"``.
         epochs: number of training epochs.
         seed: seed of weight initialisation, shuffling and dropout masks.
@@ -256,6 +260,7 @@ class Config:
     p_hid: float = 0.3
     hidden_error: str = "abs"
     leak: str = "always"
+    w_bound: float = 0.0
     dataset: str = "mnist"
     epochs: int = 150
     seed: int = 0
@@ -393,6 +398,13 @@ class Config:
             bad("hidden_error", f"must be one of {HIDDEN_ERRORS}")
         if self.leak not in LEAKS:
             bad("leak", f"must be one of {LEAKS}")
+        if (
+            not (isinstance(self.w_bound, int | float) and math.isfinite(self.w_bound))
+            or self.w_bound < 0
+        ):
+            bad("w_bound", "must be a finite number >= 0 (0: no bound)")
+        if self.w_bound > 0 and self.integer is not None:
+            bad("w_bound", "bounds float32 weights; integer weights saturate at their bit width")
         if self.integer is not None and not isinstance(self.integer, IntSpec):
             bad("integer", "must be an IntSpec or None")
         if self.init_from is not None and not isinstance(self.init_from, InitFrom):

@@ -57,6 +57,11 @@ OVERRIDES = {
     "theta_out": ("--theta-out", float, "output desire threshold"),
     "error_margin": ("--error-margin", int, "spike-count target is T - error_margin"),
     "mempot_decay": ("--mempot-decay", float, "beta = 1 - 2**-mempot_decay"),
+    "w_bound": (
+        "--w-bound",
+        float,
+        "extension: clip updated weights to [-B, B] (0, the default: no bound)",
+    ),
     "seed": ("--seed", int, "seed of init, shuffling and dropout"),
     "train_samples": ("--train-samples", int, "use only the first N training samples"),
     "test_samples": ("--test-samples", int, "evaluate only the first N test samples"),

@@ -63,7 +63,17 @@ __all__ = [
 
 Params = namedtuple(
     "Params",
-    ["T", "theta_p", "beta", "theta_hid", "theta_out", "error_margin", "signed", "skip"],
+    [
+        "T",
+        "theta_p",
+        "beta",
+        "theta_hid",
+        "theta_out",
+        "error_margin",
+        "signed",
+        "skip",
+        "w_bound",
+    ],
 )
 Params.__doc__ = """Hyper-parameters the kernels read, typed once (build with :func:`params`);
 the names are the configuration's (:class:`desire_bp.config.Config`, ``docs/spec.md``).
@@ -76,6 +86,7 @@ Fields:
     error_margin: in spikes (int); rates are ``count / (T - error_margin)``.
     signed: paper's signed hidden error (``Config.hidden_error == "signed"``).
     skip: no leak on the step after a spike (``Config.leak == "skip-after-spike"``).
+    w_bound: clip updated weights to ``[-w_bound, w_bound]`` (float32; 0: no bound).
 """
 
 
@@ -90,6 +101,7 @@ def params(cfg: Config) -> Params:
         int(cfg.error_margin),
         cfg.hidden_error == "signed",
         cfg.leak == "skip-after-spike",
+        F32(cfg.w_bound),
     )
 
 
@@ -456,6 +468,7 @@ def _update(
     coef,
     row,
     rows,
+    bound,
 ):
     """WT[i, o] += fl(lr d_o m_o) * stdp[o, i], stdp = sum_t s[t][o] r[t][i] in ascending t.
 
@@ -463,7 +476,9 @@ def _update(
     (compacted into ``rows``); only pre-synaptic neurons with a nonzero trace contribute.
     The arithmetic is the reference's, element by element: float32 trace recursion, float32
     accumulation over t in ascending order (adding exact zeros where a neuron is silent), one
-    multiplication by the coefficient, one addition to the weight.
+    multiplication by the coefficient, one addition to the weight.  With ``bound > 0`` every
+    incoming weight of the updated neurons (``rows``; all inputs, as the reference) is then
+    clipped to ``[-bound, bound]``.
     """
     T, n_out = spikes_out.shape
     n_rows = 0
@@ -496,6 +511,15 @@ def _update(
         cl = coef[T]
         for k in range(n_rows):
             w[rows[k]] += cl[k] * row[k]
+    if bound > 0:
+        for j in range(WT.shape[0]):
+            w = WT[j]
+            for k in range(n_rows):
+                o = rows[k]
+                if w[o] > bound:
+                    w[o] = bound
+                elif w[o] < -bound:
+                    w[o] = -bound
 
 
 # ----------------------------------------------------------------------------- entry points
@@ -545,6 +569,7 @@ def update(WTs, masks, lr, p, ws):
             ws.coef[layer],
             ws.row[layer],
             ws.rows[layer],
+            p.w_bound,
         )
 
 

@@ -265,10 +265,13 @@ def weight_update(
     spikes: np.ndarray,
     traces: np.ndarray,
     lr: float,
+    w_bound: float = 0.0,
 ) -> None:
     """STDP guided by desire, in place (``docs/spec.md``, "Weight update").
 
-    ``W[o, i] += lr * d[o] * m[o] * sum_t s[t][o] * r[t][i]``.
+    ``W[o, i] += lr * d[o] * m[o] * sum_t s[t][o] * r[t][i]``.  With ``w_bound > 0`` (an
+    extension, ``Config.w_bound``) every weight of the neurons that changed (desire, kept by
+    dropout, at least one spike) is then clipped to ``[-w_bound, w_bound]``.
 
     Args:
         W: ``(n_out, n_in)`` float32, updated in place.
@@ -283,6 +286,9 @@ def weight_update(
         stdp += np.outer(spikes[t, rows].astype(F32), traces[t])
     coef = F32(lr) * d[rows].astype(F32)  # lr * d_o * m_o for the rows kept
     W[rows] += coef[:, None] * stdp
+    if w_bound > 0:  # the neurons whose weights changed: those of ``rows`` that spiked
+        changed = rows[spikes[:, rows].any(axis=0)]
+        W[changed] = np.clip(W[changed], -F32(w_bound), F32(w_bound))
 
 
 def is_correct(counts: np.ndarray, label: int) -> bool:
@@ -320,5 +326,6 @@ def train_sample(
             fwd.spikes[layer],
             fwd.traces[layer],
             lr,
+            cfg.w_bound,
         )
     return fwd, desire
