@@ -153,12 +153,7 @@ def plot_comparison(
     ax.set_ylabel("test accuracy [%] (strict maximum)")
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
-    fig.tight_layout()
-    path = Path(out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save_png(fig, out, 120)
 
 
 def plot_curves(
@@ -271,10 +266,17 @@ def plot_fingerprints(
                 ax.set_xlabel("epoch")
                 ax.xaxis.set_tick_params(labelbottom=True)
     axes[0][0].legend(fontsize=7, loc="best")
+    return _save_png(fig, out, 110)
+
+
+def _save_png(fig: Any, out: str | Path, dpi: int) -> Path:
+    """Lay out ``fig``, write it to ``out`` (creating its folder) and close it."""
+    import matplotlib.pyplot as plt
+
     fig.tight_layout()
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=dpi)
     plt.close(fig)
     return path
 
