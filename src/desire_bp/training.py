@@ -611,9 +611,9 @@ def _check_schedule_change(run: Path, stored: Config, cfg: Config, done: int) ->
             changed = [k for k, v in _schedule_of(cfg).items() if v != getattr(stored, k)]
             raise RunError(
                 f"cannot resume {run} with a changed schedule ({', '.join(changed)}): epoch "
-                f"{e + 1}, already trained at learning rate {old:.6g}, would have {new:.6g}; "
-                f"{stored.schedule} schedules that anneal over the whole run cannot change "
-                "their length once annealing has begun"
+                f"{e + 1}, already trained at learning rate {old:.6g}, would have {new:.6g} "
+                f"(a schedule may change only where no epoch has been trained: here after "
+                f"epoch {done})"
             )
 
 
