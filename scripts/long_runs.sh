@@ -33,12 +33,12 @@ A)
     run results/fashion-mnist --preset fashion-mnist
     run results/mnist-seed2 --preset mnist --seed 2
     run results/fashion-mnist-seed1 --preset fashion-mnist --seed 1
-    sweep results/figures/fig4-full --figure fig4 --values 25,50,100,200,400,800,1600
+    run results/validation/fashion-mnist --preset fashion-mnist --validation 10000
     ;;
 B)
     run results/mnist-seed1 --preset mnist --seed 1 --record all
+    sweep results/figures/fig4-full --figure fig4 --values 25,50,100,200,400,800,1600
     run results/validation/mnist --preset mnist --validation 10000
-    run results/validation/fashion-mnist --preset fashion-mnist --validation 10000
     sweep results/figures/fig5-full --figure fig5 --values 5,10,15,20,25,30
     ;;
 *)
