@@ -341,7 +341,8 @@ class Config:
     @property
     def schedule_depends_on_epochs(self) -> bool:
         """True when :meth:`lr_at` of some epoch changes with :attr:`epochs` (cosine or linear
-        annealing over the whole run), so that a run cannot be extended by resuming it."""
+        annealing over the whole run): such a run's length can change on resume only while no
+        annealed epoch has been trained (:func:`desire_bp.training.train` checks the rates)."""
         return self.schedule in ("cosine", "linear") and self.restart_every == 0
 
     def dropout(self, layer: int) -> float:

@@ -201,11 +201,7 @@ def plot_curves(
         f"{', chosen on validation' if s['selected_by'] == 'validation' else ''})",
         fontsize=9,
     )
-    fig.tight_layout()
-    path = Path(out) if out else Path(run_dir) / "accuracy.png"
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save_png(fig, Path(out) if out else Path(run_dir) / "accuracy.png", 120)
 
 
 def plot_fingerprints(

@@ -221,8 +221,7 @@ class Sweep:
                 what = "base config" if old.base != base else "search space"
                 diff = ""
                 if old.base != base:
-                    a, b = old.base.to_dict(), base.to_dict()
-                    diff = ": " + ", ".join(f"{k} {a[k]!r} -> {b[k]!r}" for k in a if a[k] != b[k])
+                    diff = ": " + _config_changes(old.base, base)
                 raise SweepError(
                     f"{directory} holds a sweep with another {what}{diff}; resume it without "
                     "search options, or use another directory"
@@ -298,15 +297,10 @@ class Sweep:
         match = [t for t in self.trials if self.configs[t.id] == cfg]
         if not match:
             near = [t.id for t in self.trials if self.configs[t.id].sizes == cfg.sizes]
-            hint = (
-                f" (trial {near[0]} has its sizes but differs in "
-                + ", ".join(
-                    k for k, v in self.configs[near[0]].to_dict().items() if v != cfg.to_dict()[k]
-                )
-                + ")"
-                if near
-                else ""
-            )
+            hint = ""
+            if near:
+                changes = _config_changes(cfg, self.configs[near[0]])
+                hint = f" (trial {near[0]} has its sizes but differs in {changes})"
             raise SweepError(
                 f"--reuse {src}: no trial of {self.dir} has the run's configuration{hint}"
             )
@@ -498,6 +492,12 @@ class Sweep:
                 s = fut.result()
                 say(trial_line(t, s, s["seconds"], k, len(todo), t_start))
                 self.write_results()
+
+
+def _config_changes(a: Config, b: Config) -> str:
+    """The fields in which ``b`` differs from ``a``, as ``name a-value -> b-value, ...``."""
+    da, db = a.to_dict(), b.to_dict()
+    return ", ".join(f"{k} {da[k]!r} -> {db[k]!r}" for k in da if da[k] != db[k])
 
 
 def trial_line(
