@@ -18,13 +18,25 @@ run() {  # run DIR OPTIONS...: start or resume one run
     fi
 }
 
-sweep() {  # sweep DIR OPTIONS...: start (reusing results/mnist, N = 800 / T = 20) or resume
+sweep() {  # sweep DIR OPTIONS...: start or resume one sweep
     local dir=$1
     shift
     if [ -f "$dir/sweep.json" ]; then
         nice "$B" sweep "$dir" --executor local
     else
-        nice "$B" sweep "$dir" "$@" --reuse results/mnist --executor local
+        nice "$B" sweep "$dir" "$@" --executor local
+    fi
+}
+
+extend() {  # extend FROM DIR OPTIONS...: continue run FROM in DIR with a changed schedule
+    local from=$1 dir=$2
+    shift 2
+    if [ ! -f "$dir/config.json" ]; then
+        mkdir -p "$(dirname "$dir")"
+        cp -r "$from" "$dir"
+        nice "$B" train --resume "$dir" "$@" --threads 1 --no-progress
+    else
+        nice "$B" train --resume "$dir" --threads 1 --no-progress
     fi
 }
 
@@ -32,14 +44,21 @@ case "${1:-}" in
 A)
     run results/fashion-mnist --preset fashion-mnist
     run results/mnist-seed2 --preset mnist --seed 2
+    # Screen of the weight bound (60 epochs at the constant rate, scored on validation); its
+    # unbounded trial is the first 60 epochs of the full validation run, which continues it.
+    sweep results/experiments/w-bound-screen --grid w_bound=0,2.5,10 --preset fashion-mnist \
+        --epochs 60 --validation 10000
+    extend results/experiments/w-bound-screen/trials/000_w_bound=0 \
+        results/validation/fashion-mnist --epochs 300
     run results/fashion-mnist-seed1 --preset fashion-mnist --seed 1
-    run results/validation/fashion-mnist --preset fashion-mnist --validation 10000
     ;;
 B)
     run results/mnist-seed1 --preset mnist --seed 1 --record all
-    sweep results/figures/fig4-full --figure fig4 --values 25,50,100,200,400,800,1600
+    sweep results/figures/fig4-full --figure fig4 --values 25,50,100,200,400,800,1600 \
+        --reuse results/mnist
     run results/validation/mnist --preset mnist --validation 10000
-    sweep results/figures/fig5-full --figure fig5 --values 5,10,15,20,25,30
+    sweep results/figures/fig5-full --figure fig5 --values 5,10,15,20,25,30 \
+        --reuse results/mnist
     ;;
 *)
     echo "usage: $0 A|B" >&2

@@ -151,6 +151,42 @@ def test_local_sweep_results_and_resume(tmp_path: Path, mnist_dir: Path, monkeyp
     assert Path(best["checkpoint"]).exists()
 
 
+def test_validation_sweeps_are_scored_on_validation(
+    tmp_path: Path, mnist_dir: Path, capsys
+) -> None:
+    """With a hold-out, the best epoch of a trial and the best trial are chosen on the
+    validation accuracy; the test accuracy is only reported (never used to choose)."""
+    d = tmp_path / "sweep"
+    opts = ["--sizes", "784,12,10", "--epochs", "2", "--train-samples", "80"]
+    opts += ["--test-samples", "40", "--lr", "1e-4", "--validation", "30"]
+    assert main(["sweep", str(d), "--grid", "lr=1e-4,3e-4", *opts, "--executor", "local"]) == 0
+    out = capsys.readouterr().out
+    assert "best validation accuracy" in out
+    s = sw.Sweep.load(d)
+    table = _csv(d / "results.csv")
+    for t, r in zip(s.trials, table, strict=True):
+        rows = read_metrics(s.trial_dir(t))
+        by_val = max(rows, key=lambda m: m["val_accuracy"])
+        assert r["selected_by"] == "validation"
+        assert int(r["best_epoch"]) == by_val["epoch"] + 1
+        assert float(r["best_val_accuracy"]) == by_val["val_accuracy"]
+        assert float(r["best_test_accuracy"]) == by_val["test_accuracy"]
+    # Rewrite the trials' histories so that test and validation disagree on the best trial
+    # (trial 0: the better test accuracy, trial 1: the better validation accuracy).
+    for t, (val, test) in zip(s.trials, [(50.0, 90.0), (60.0, 10.0)], strict=True):
+        path = s.trial_dir(t) / "metrics.jsonl"
+        rows = read_metrics(s.trial_dir(t))
+        for m in rows:
+            m.update(val_accuracy=val - 5 * (m["epoch"] == 0), test_accuracy=test)
+        path.write_text("".join(json.dumps(m) + "\n" for m in rows))
+    s.write_results()
+    best = json.loads((d / "best.json").read_text())
+    assert best["trial"] == s.trials[1].id and best["best_val_accuracy"] == 60.0
+    assert best["best_test_accuracy"] == 10.0 and best["best_epoch"] == 2
+    main(["sweep", str(d), "--list"])
+    assert "(validation 60.00%)" in capsys.readouterr().out
+
+
 def test_reuse_adopts_an_identical_run_instead_of_training_it(
     tmp_path: Path, mnist_dir: Path, capsys
 ) -> None:

@@ -59,9 +59,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         if args.list:
             for r in sweep.results():
                 acc = r["best_test_accuracy"]
+                val = r.get("best_val_accuracy")
                 print(
                     f"{r['trial']:<40} {r['status']:<8} {r['epochs_done']}/{r['epochs']} epochs"
                     + (f"  best {acc:.2f}%" if acc == acc else "")
+                    + (f" (validation {val:.2f}%)" if val is not None and val == val else "")
                 )
             return 0
         rows = sweep.run(
@@ -86,8 +88,13 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     best = sweep.dir / "best.json"
     if best.exists():
         b = json.loads(best.read_text())
+        how = (
+            f"best validation accuracy {b['best_val_accuracy']:.2f}%, test "
+            if b.get("selected_by") == "validation"
+            else "best test accuracy "
+        )
         print(
-            f"best: {b['trial']} with best test accuracy {b['best_test_accuracy']:.2f}% "
+            f"best: {b['trial']} with {how}{b['best_test_accuracy']:.2f}% "
             f"(epoch {b['best_epoch']}); {best}"
         )
     return 0

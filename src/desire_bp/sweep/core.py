@@ -65,9 +65,12 @@ def _trial_summary(run_dir: Path, cfg: Config) -> dict[str, Any]:
         status = "partial"
     else:
         status = "pending"
+    by_val = cfg.validation > 0
     out: dict[str, Any] = {"status": status, "epochs_done": len(rows), "epochs": cfg.epochs}
+    out["selected_by"] = "validation" if by_val else "test"
     if rows:
-        best = max(rows, key=lambda r: r["test_accuracy"])  # first epoch of the maximum
+        key = "val_accuracy" if by_val else "test_accuracy"
+        best = max(rows, key=lambda r: r[key])  # first epoch of the maximum
         out.update(
             final_test_accuracy=rows[-1]["test_accuracy"],
             best_test_accuracy=best["test_accuracy"],
@@ -75,6 +78,8 @@ def _trial_summary(run_dir: Path, cfg: Config) -> dict[str, Any]:
             final_train_accuracy=rows[-1]["train_accuracy"],
             seconds=sum(r["train_seconds"] + r["test_seconds"] for r in rows),
         )
+        if by_val:
+            out.update(best_val_accuracy=best[key], final_val_accuracy=rows[-1][key])
     else:
         out.update(
             final_test_accuracy=math.nan,
@@ -83,6 +88,9 @@ def _trial_summary(run_dir: Path, cfg: Config) -> dict[str, Any]:
             final_train_accuracy=math.nan,
             seconds=0.0,
         )
+        if by_val:
+            out.update(best_val_accuracy=math.nan, final_val_accuracy=math.nan)
+    out["score"] = out["best_val_accuracy"] if by_val else out["best_test_accuracy"]
     return out
 
 
@@ -130,6 +138,11 @@ def run_trial(
                     "test_accuracy": row["test_accuracy"],
                     "best_test_accuracy": row["best_test_accuracy"],
                     "train_accuracy": row["train_accuracy"],
+                    **(
+                        {"val_accuracy": row["val_accuracy"]}
+                        if row.get("val_accuracy") is not None
+                        else {}
+                    ),
                 }
             )
 
@@ -328,7 +341,13 @@ class Sweep:
         ``epochs``,
         ``final_test_accuracy``, ``best_test_accuracy`` (percent), ``best_epoch`` (counted from
         1; 0 if none), ``final_train_accuracy``, ``seconds`` (training + test time summed over the
-        epochs), ``run_dir``, and ``config`` (the trial's :class:`Config`, not in the CSV)."""
+        epochs), ``run_dir``, and ``config`` (the trial's :class:`Config`, not in the CSV).
+
+        The best epoch is chosen on the validation set when the trials hold one out
+        (``Config.validation``; ``selected_by`` is then ``"validation"``, with
+        ``best_val_accuracy`` and ``final_val_accuracy`` added, and ``best_test_accuracy`` is the
+        test accuracy of that epoch), else on the test set. ``score`` is the accuracy trials
+        are ranked by: ``best_val_accuracy`` or ``best_test_accuracy``."""
         rows = []
         for t in self.trials:
             cfg = self.configs[t.id]
@@ -358,6 +377,8 @@ class Sweep:
         params = list(dict.fromkeys(k for t in self.trials for k in t.params))
         cols = ["trial", *params, "status", "epochs_done", "epochs", "final_test_accuracy"]
         cols += ["best_test_accuracy", "best_epoch", "final_train_accuracy", "seconds", "run_dir"]
+        if any(r["selected_by"] == "validation" for r in rows):
+            cols[-1:-1] = ["selected_by", "best_val_accuracy", "final_val_accuracy"]
 
         def write_csv(f) -> None:
             import io
@@ -374,10 +395,9 @@ class Sweep:
         scored = [r for r in rows if r["epochs_done"] > 0]
         if not scored:
             return csv_path, None
-        # Prefer finished trials; then the highest best test accuracy; ties: first trial.
-        best = max(
-            scored, key=lambda r: (r["status"] in ("done", "stopped"), r["best_test_accuracy"])
-        )
+        # Prefer finished trials; then the highest score (the best validation accuracy when the
+        # trials hold a validation set out, else the best test accuracy); ties: first trial.
+        best = max(scored, key=lambda r: (r["status"] in ("done", "stopped"), r["score"]))
         out = {k: _jsonable(v) for k, v in best.items() if k != "config"}
         out["params"] = {k: _jsonable(best[k]) for k in params if k in best}
         out["config"] = best["config"].to_dict()
@@ -510,8 +530,12 @@ def trial_line(
     params = ", ".join(f"{key}={_fmt(v)}" for key, v in trial.params.items())
     text = f"trial {k}/{n} {trial.id} ({params}): "
     if s["epochs_done"]:
+        if s["selected_by"] == "validation":
+            text += f"best validation accuracy {s['best_val_accuracy']:.2f}%, test "
+        else:
+            text += "best test accuracy "
         text += (
-            f"best test accuracy {s['best_test_accuracy']:.2f}% (epoch {s['best_epoch']}), "
+            f"{s['best_test_accuracy']:.2f}% (epoch {s['best_epoch']}), "
             f"final {s['final_test_accuracy']:.2f}% after {s['epochs_done']}/{s['epochs']} epochs"
         )
     else:

@@ -86,6 +86,13 @@ def run_ray(
     data = str(Path(data_dir).resolve()) if data_dir else None
     threads = max(1, int(math.ceil(cpus_per_trial)))
     epochs = sweep.base.epochs
+    # ASHA ranks trials by validation accuracy when every trial holds a validation set out:
+    # stopping trials on their test accuracy would tune the sweep on the test set.
+    metric = (
+        "val_accuracy"
+        if all(c.validation > 0 for c in sweep.configs.values())
+        else "test_accuracy"
+    )
 
     def trainable(config: dict[str, Any]) -> None:
         from desire_bp.config import Config
@@ -130,7 +137,7 @@ def run_ray(
         tune.with_resources(trainable, {"cpu": cpus_per_trial}),
         param_space=tune_space(sweep.search),
         tune_config=tune.TuneConfig(
-            metric="test_accuracy",
+            metric=metric,
             mode="max",
             num_samples=len(points),
             search_alg=BasicVariantGenerator(points_to_evaluate=points, max_concurrent=0),
