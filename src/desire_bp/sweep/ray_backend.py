@@ -89,9 +89,7 @@ def run_ray(
     # ASHA ranks trials by validation accuracy when every trial holds a validation set out:
     # stopping trials on their test accuracy would tune the sweep on the test set.
     metric = (
-        "val_accuracy"
-        if all(c.validation > 0 for c in sweep.configs.values())
-        else "test_accuracy"
+        "val_accuracy" if all(c.validation > 0 for c in sweep.configs.values()) else "test_accuracy"
     )
 
     def trainable(config: dict[str, Any]) -> None:
