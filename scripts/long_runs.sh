@@ -34,10 +34,9 @@ extend() {  # extend FROM DIR OPTIONS...: continue run FROM in DIR with a change
     if [ ! -f "$dir/config.json" ]; then
         mkdir -p "$(dirname "$dir")"
         cp -r "$from" "$dir"
-        nice "$B" train --resume "$dir" "$@" --threads 1 --no-progress
-    else
-        nice "$B" train --resume "$dir" --threads 1 --no-progress
     fi
+    # the options again on every resume: a schedule change that is already made changes nothing
+    nice "$B" train --resume "$dir" "$@" --threads 1 --no-progress
 }
 
 case "${1:-}" in
