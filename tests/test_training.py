@@ -314,6 +314,48 @@ def test_report_summary_and_curves(tmp_path, small_data, capsys):
     assert config_differences([tmp_path, other]) == ["", "seed=6"]
 
 
+def test_report_mean_over_seeds(tmp_path, small_data, capsys):
+    import statistics
+
+    from desire_bp.report import aggregate_seeds
+
+    cfg = small_cfg(epochs=2)
+    runs = [str(tmp_path / f"s{k}") for k in range(3)]
+    rows = [
+        train(cfg.replace(seed=k), r, data=small_data, progress=False, log=None)[1]
+        for k, r in enumerate(runs)
+    ]
+    agg = aggregate_seeds(runs)
+    final = [r[-1]["test_accuracy"] for r in rows]
+    best = [max(x["test_accuracy"] for x in r) for r in rows]
+    assert agg["n"] == 3 and agg["seeds"] == [0, 1, 2] and agg["complete"]
+    assert agg["final_mean"] == statistics.mean(final)
+    assert agg["final_std"] == statistics.stdev(final)
+    assert agg["best_mean"] == statistics.mean(best) and agg["selected_by"] == "test"
+    assert main(["report", *runs, "--seeds"]) == 0
+    line = capsys.readouterr().out.splitlines()[-1]
+    assert line.startswith("mean ± std over 3 seeds (0, 1, 2): final ")
+    assert f"best {statistics.mean(best):.2f} ± {statistics.stdev(best):.2f} %" in line
+    assert main(["report", *runs, "--seeds", "--json"]) == 0
+    last = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert last["seeds_mean"]["runs"][2] == {
+        "run_dir": runs[2],
+        "seed": 2,
+        "final": final[2],
+        "best": best[2],
+    }
+    # refused, before anything is printed: other hyper-parameters, a repeated seed, one run
+    other = tmp_path / "lr"
+    train(cfg.replace(lr=2 * cfg.lr), other, data=small_data, progress=False, log=None)
+    assert main(["report", runs[0], str(other), "--seeds"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "differ in lr, not only in the seed" in err
+    assert main(["report", runs[0], runs[0], "--seeds"]) == 2
+    assert "repeat a seed" in capsys.readouterr().err
+    assert main(["report", runs[0], "--seeds"]) == 2
+    assert "at least two runs" in capsys.readouterr().err
+
+
 def test_report_fingerprints_against_a_reference(tmp_path, small_data, capsys):
     cfg = small_cfg(epochs=2)
     train(cfg, tmp_path / "a", data=small_data, progress=False, log=None)

@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import json
 import statistics
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from .config import Config
-from .training import RunError, read_metrics
+from .training import RunError, read_metrics, run_config
 
-__all__ = ["summarize", "plot_curves", "plot_comparison", "config_differences", "PAPER"]
+__all__ = [
+    "summarize",
+    "aggregate_seeds",
+    "plot_curves",
+    "plot_comparison",
+    "config_differences",
+    "PAPER",
+]
 
 
 def summarize(run_dir: str | Path) -> dict[str, Any]:
@@ -62,6 +70,58 @@ def summarize(run_dir: str | Path) -> dict[str, Any]:
         ),
         "seconds_per_epoch": sum(secs) / len(secs),
         "seconds_per_epoch_median": float(statistics.median(secs)),
+    }
+
+
+def aggregate_seeds(run_dirs: Sequence[str | Path]) -> dict[str, Any]:
+    """Mean and standard deviation of the final and best test accuracy of runs that are seeds
+    of one configuration (the README's "mean ± std" rows).
+
+    The runs' configs must be equal except for ``seed``; the best epoch of each run is chosen
+    as :func:`summarize` chooses it (on the validation set where the runs hold one out).
+
+    Returns:
+        ``n`` and ``seeds`` (in the order given), ``dataset``, ``selected_by``,
+        ``complete`` (every run has trained all its epochs), ``final_mean`` /
+        ``final_std`` and ``best_mean`` / ``best_std`` (percent; the sample standard deviation,
+        with ``n - 1``), and ``runs`` (each run's directory, seed, final and best accuracy).
+
+    Raises:
+        RunError: fewer than two runs, a run with no completed epoch, two runs with the same
+            seed, or configs that differ in more than the seed (the message names the run and
+            the fields).
+    """
+    if len(run_dirs) < 2:
+        raise RunError("a mean over seeds needs at least two runs")
+    cfgs = [run_config(r) for r in run_dirs]
+    for r, cfg in zip(run_dirs[1:], cfgs[1:], strict=True):
+        if cfg.replace(seed=cfgs[0].seed) != cfgs[0]:
+            a, b = cfgs[0].to_dict(), cfg.to_dict()
+            fields = ", ".join(k for k in a if k != "seed" and a[k] != b[k])
+            raise RunError(
+                f"{r}: not a seed of {run_dirs[0]}: the configs differ in {fields}, not only "
+                "in the seed"
+            )
+    seeds = [c.seed for c in cfgs]
+    if len(set(seeds)) < len(seeds):
+        raise RunError(f"the runs {', '.join(map(str, run_dirs))} repeat a seed: {seeds}")
+    sums = [summarize(r) for r in run_dirs]
+    final = [x["final_test_accuracy"] for x in sums]
+    best = [x["best_test_accuracy"] for x in sums]
+    return {
+        "n": len(sums),
+        "seeds": seeds,
+        "dataset": sums[0]["dataset"],
+        "selected_by": sums[0]["selected_by"],
+        "complete": all(x["epochs_done"] == x["epochs_planned"] for x in sums),
+        "final_mean": statistics.mean(final),
+        "final_std": statistics.stdev(final),
+        "best_mean": statistics.mean(best),
+        "best_std": statistics.stdev(best),
+        "runs": [
+            {"run_dir": str(r), "seed": sd, "final": f, "best": b}
+            for r, sd, f, b in zip(run_dirs, seeds, final, best, strict=True)
+        ],
     }
 
 

@@ -121,8 +121,16 @@ def cmd_figure(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from ..report import PAPER, plot_comparison, plot_curves, plot_fingerprints, summarize
+    from ..report import (
+        PAPER,
+        aggregate_seeds,
+        plot_comparison,
+        plot_curves,
+        plot_fingerprints,
+        summarize,
+    )
 
+    agg = aggregate_seeds(args.run_dirs) if args.seeds else None  # refused before any output
     check_output(args.compare, "--compare")
     check_output(args.fingerprints, "--fingerprints")
     if args.reference is not None and not args.fingerprints:
@@ -161,6 +169,18 @@ def cmd_report(args: argparse.Namespace) -> int:
                 f"{s['final_test_accuracy']:.2f} %, best {s['best_test_accuracy']:.2f} % (epoch "
                 f"{s['best_epoch']}{val}), {s['seconds_per_epoch_median']:.1f} s/epoch (median)"
                 f"{wtext}; curves in {png}"
+            )
+    if agg is not None:
+        if args.json:
+            print(dumps_json({"seeds_mean": agg}))
+        else:
+            how = "validation" if agg["selected_by"] == "validation" else "test"
+            print(
+                f"mean ± std over {agg['n']} seeds ({', '.join(map(str, agg['seeds']))}"
+                f"{'' if agg['complete'] else '; not all complete'}): final "
+                f"{agg['final_mean']:.2f} ± {agg['final_std']:.2f} %, best "
+                f"{agg['best_mean']:.2f} ± {agg['best_std']:.2f} % (best epochs chosen on the "
+                f"{how} set)"
             )
     return 0
 
@@ -337,6 +357,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         metavar="CHECKPOINT",
         help="with --fingerprints: a checkpoint (.npz, or the authors' .pt) drawn as dashed "
         "lines, e.g. the published model",
+    )
+    p.add_argument(
+        "--seeds",
+        action="store_true",
+        help="the runs are seeds of one configuration: also print the mean ± std of their "
+        "final and best test accuracy (refused if the configs differ in more than the seed)",
     )
     p.set_defaults(func=cmd_report)
 
