@@ -49,6 +49,8 @@ A)
         --epochs 60 --validation 10000
     extend results/experiments/w-bound-screen/trials/000_w_bound=0 \
         results/validation/fashion-mnist --epochs 300
+    sweep results/figures/fig5-full --figure fig5 --values 5,10,15,20,25,30 \
+        --reuse results/mnist
     ;;
 B)
     run results/mnist-seed1 --preset mnist --seed 1 --record all
@@ -59,8 +61,6 @@ B)
         --spec-schedule --restart-every 60 --epochs 300 --validation 10000
     run results/fashion-mnist-seed1 --preset fashion-mnist --seed 1
     sweep results/figures/fig4-full --figure fig4 --values 25,50,100,200,400,800,1600 \
-        --reuse results/mnist
-    sweep results/figures/fig5-full --figure fig5 --values 5,10,15,20,25,30 \
         --reuse results/mnist
     ;;
 *)
