@@ -49,6 +49,10 @@ A)
         --epochs 60 --validation 10000
     extend results/experiments/w-bound-screen/trials/000_w_bound=0 \
         results/validation/fashion-mnist --epochs 300
+    # The bound at full length, against that run (inert at 60 epochs, where no neuron has run
+    # away yet).
+    extend results/experiments/w-bound-screen/trials/001_w_bound=2.5 \
+        results/experiments/fashion-wbound2.5-validation --epochs 300
     sweep results/figures/fig5-full --figure fig5 --values 5,10,15,20,25,30 \
         --reuse results/mnist
     ;;
