@@ -21,8 +21,8 @@ import numpy as np
 
 from desire_bp.checkpoint import load_checkpoint
 from desire_bp.data import load_dataset
-from desire_bp.engine import Network, pixel_matrix
-from desire_bp.training import split_validation, train_epoch
+from desire_bp.engine import Network
+from desire_bp.training import train_epoch, training_arrays
 
 
 def main() -> None:
@@ -35,9 +35,7 @@ def main() -> None:
     cfg = ck.config
     train = load_dataset(cfg.dataset, "train")
     test = load_dataset(cfg.dataset, "test").subset(cfg.test_samples)
-    (images, labels), _ = split_validation(train.images, train.labels, cfg.validation)
-    n = len(labels) if cfg.train_samples is None else cfg.train_samples
-    X, y = pixel_matrix(images[:n]), np.asarray(labels[:n]).astype(np.int64)
+    X, y, _ = training_arrays(cfg, train)
     net = Network([w.copy() for w in ck.weights], cfg)
     start = int(ck.meta["epoch"]) + 1
     snapshots: list[list[np.ndarray]] = []

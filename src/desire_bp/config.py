@@ -436,6 +436,12 @@ class Config:
             d[name] = None if d[name] is None else d[name].to_dict()
         return d
 
+    def differing_fields(self, other: Config) -> list[str]:
+        """The names of the fields in which ``other`` differs from this config, in field
+        order (compared in their :meth:`to_dict` form)."""
+        a, b = self.to_dict(), other.to_dict()
+        return [k for k in a if a[k] != b[k]]
+
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Config:
         """Inverse of :meth:`to_dict`; unknown keys raise :class:`ConfigError`.

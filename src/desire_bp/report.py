@@ -95,9 +95,8 @@ def aggregate_seeds(run_dirs: Sequence[str | Path]) -> dict[str, Any]:
         raise RunError("a mean over seeds needs at least two runs")
     cfgs = [run_config(r) for r in run_dirs]
     for r, cfg in zip(run_dirs[1:], cfgs[1:], strict=True):
-        if cfg.replace(seed=cfgs[0].seed) != cfgs[0]:
-            a, b = cfgs[0].to_dict(), cfg.to_dict()
-            fields = ", ".join(k for k in a if k != "seed" and a[k] != b[k])
+        fields = ", ".join(k for k in cfgs[0].differing_fields(cfg) if k != "seed")
+        if fields:
             raise RunError(
                 f"{r}: not a seed of {run_dirs[0]}: the configs differ in {fields}, not only "
                 "in the seed"

@@ -50,6 +50,7 @@ __all__ = [
     "RunError",
     "epoch_rng",
     "train_epoch",
+    "training_arrays",
     "train",
     "read_metrics",
     "run_config",
@@ -181,6 +182,24 @@ def _load_data(cfg: Config, data_dir: str | Path | None):
     return train, test
 
 
+def training_arrays(cfg: Config, train_set: Any) -> tuple[np.ndarray, np.ndarray, tuple | None]:
+    """What a run of ``cfg`` trains on: ``(X, y, val)``, the pixel matrix ``(N, n_0)`` float32
+    and the int64 labels ``(N,)`` of the first ``cfg.train_samples`` training samples left
+    after the validation hold-out, and the hold-out (``None`` without one).
+
+    Raises:
+        ConfigError: ``cfg.train_samples`` more than the samples available.
+    """
+    (images, labels), val = split_validation(train_set.images, train_set.labels, cfg.validation)
+    n = len(labels) if cfg.train_samples is None else cfg.train_samples
+    if n > len(labels):
+        raise ConfigError(
+            f"config field 'train_samples' = {n}: only {len(labels)} training samples are "
+            "available" + (" after the validation hold-out" if val else "")
+        )
+    return pixel_matrix(images[:n]), np.asarray(labels[:n]).astype(np.int64), val
+
+
 def split_validation(images: Any, labels: Any, n_val: int) -> tuple[tuple, tuple | None]:
     """``((train_images, train_labels), (val_images, val_labels))``: the last ``n_val``
     samples held out (``None`` for the second pair when ``n_val`` is 0)."""
@@ -275,18 +294,7 @@ def train(
             train_set, test_set = data if data is not None else _load_data(cfg, data_dir)
             _check_data_fits(cfg, train_set, "training")
             _check_data_fits(cfg, test_set, "test")
-            (train_images, train_labels), val = split_validation(
-                train_set.images, train_set.labels, cfg.validation
-            )
-            n_train = len(train_labels) if cfg.train_samples is None else cfg.train_samples
-            if n_train > len(train_labels):
-                raise ConfigError(
-                    f"config field 'train_samples' = {n_train}: only {len(train_labels)} "
-                    "training samples are available"
-                    + (" after the validation hold-out" if val else "")
-                )
-            X_train = pixel_matrix(train_images[:n_train])
-            y_train = np.asarray(train_labels[:n_train]).astype(np.int64)
+            X_train, y_train, val = training_arrays(cfg, train_set)
             if run is not None and not resume:
                 _claim_new_run(run, cfg)
                 claimed = True
@@ -619,5 +627,4 @@ def _check_schedule_change(run: Path, stored: Config, cfg: Config, done: int) ->
 
 def _diff(a: Config, b: Config) -> list[str]:
     """The fields outside :data:`SCHEDULE_FIELDS` in which two configs differ."""
-    da, db = a.to_dict(), b.to_dict()
-    return sorted(k for k in da if k not in SCHEDULE_FIELDS and da[k] != db[k])
+    return sorted(k for k in a.differing_fields(b) if k not in SCHEDULE_FIELDS)

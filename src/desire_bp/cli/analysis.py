@@ -26,6 +26,7 @@ __all__ = ["add_parsers"]
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     from ..sweep import Sweep, SweepError, figure_grid, parse_grid, parse_random
+    from ..sweep.core import best_text
 
     try:
         grid: dict[str, list[Any]] = {}
@@ -88,15 +89,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     best = sweep.dir / "best.json"
     if best.exists():
         b = json.loads(best.read_text())
-        how = (
-            f"best validation accuracy {b['best_val_accuracy']:.2f}%, test "
-            if b.get("selected_by") == "validation"
-            else "best test accuracy "
-        )
-        print(
-            f"best: {b['trial']} with {how}{b['best_test_accuracy']:.2f}% "
-            f"(epoch {b['best_epoch']}); {best}"
-        )
+        print(f"best: {b['trial']} with {best_text(b)}; {best}")
     return 0
 
 

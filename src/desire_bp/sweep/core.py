@@ -90,7 +90,6 @@ def _trial_summary(run_dir: Path, cfg: Config) -> dict[str, Any]:
         )
         if by_val:
             out.update(best_val_accuracy=math.nan, final_val_accuracy=math.nan)
-    out["score"] = out["best_val_accuracy"] if by_val else out["best_test_accuracy"]
     return out
 
 
@@ -346,8 +345,8 @@ class Sweep:
         The best epoch is chosen on the validation set when the trials hold one out
         (``Config.validation``; ``selected_by`` is then ``"validation"``, with
         ``best_val_accuracy`` and ``final_val_accuracy`` added, and ``best_test_accuracy`` is the
-        test accuracy of that epoch), else on the test set. ``score`` is the accuracy trials
-        are ranked by: ``best_val_accuracy`` or ``best_test_accuracy``."""
+        test accuracy of that epoch), else on the test set; trials are ranked by the
+        accuracy their best epoch was chosen on."""
         rows = []
         for t in self.trials:
             cfg = self.configs[t.id]
@@ -395,9 +394,16 @@ class Sweep:
         scored = [r for r in rows if r["epochs_done"] > 0]
         if not scored:
             return csv_path, None
+
         # Prefer finished trials; then the highest score (the best validation accuracy when the
         # trials hold a validation set out, else the best test accuracy); ties: first trial.
-        best = max(scored, key=lambda r: (r["status"] in ("done", "stopped"), r["score"]))
+        def rank(r: dict[str, Any]) -> tuple[bool, float]:
+            chosen_on = (
+                "best_val_accuracy" if r["selected_by"] == "validation" else "best_test_accuracy"
+            )
+            return r["status"] in ("done", "stopped"), r[chosen_on]
+
+        best = max(scored, key=rank)
         out = {k: _jsonable(v) for k, v in best.items() if k != "config"}
         out["params"] = {k: _jsonable(best[k]) for k in params if k in best}
         out["config"] = best["config"].to_dict()
@@ -517,7 +523,19 @@ class Sweep:
 def _config_changes(a: Config, b: Config) -> str:
     """The fields in which ``b`` differs from ``a``, as ``name a-value -> b-value, ...``."""
     da, db = a.to_dict(), b.to_dict()
-    return ", ".join(f"{k} {da[k]!r} -> {db[k]!r}" for k in da if da[k] != db[k])
+    return ", ".join(f"{k} {da[k]!r} -> {db[k]!r}" for k in a.differing_fields(b))
+
+
+def best_text(s: dict[str, Any]) -> str:
+    """A trial's best epoch in words, from its summary (a :meth:`Sweep.results` row or
+    ``best.json``): the validation accuracy it was chosen on, if any, its test accuracy and
+    its epoch."""
+    how = (
+        f"best validation accuracy {s['best_val_accuracy']:.2f}%, test "
+        if s.get("selected_by") == "validation"
+        else "best test accuracy "
+    )
+    return f"{how}{s['best_test_accuracy']:.2f}% (epoch {s['best_epoch']})"
 
 
 def trial_line(
@@ -530,12 +548,8 @@ def trial_line(
     params = ", ".join(f"{key}={_fmt(v)}" for key, v in trial.params.items())
     text = f"trial {k}/{n} {trial.id} ({params}): "
     if s["epochs_done"]:
-        if s["selected_by"] == "validation":
-            text += f"best validation accuracy {s['best_val_accuracy']:.2f}%, test "
-        else:
-            text += "best test accuracy "
         text += (
-            f"{s['best_test_accuracy']:.2f}% (epoch {s['best_epoch']}), "
+            f"{best_text(s)}, "
             f"final {s['final_test_accuracy']:.2f}% after {s['epochs_done']}/{s['epochs']} epochs"
         )
     else:
