@@ -70,9 +70,10 @@ def plot_accuracy_curve(
     fig = Figure(figsize=(6.4, 4.2))
     ax = fig.add_subplot()
     x = np.asarray(curve["x"], float)
-    for key, label, style in (
-        ("best", "best test accuracy", "o-"),
-        ("final", "final test accuracy", "s--"),
+    # best values labelled above their points, final ones below, so close pairs stay legible
+    for key, label, style, dy, va in (
+        ("best", "best test accuracy", "o-", 6, "bottom"),
+        ("final", "final test accuracy", "s--", -6, "top"),
     ):
         m, s = np.asarray(curve[f"{key}_mean"]), np.asarray(curve[f"{key}_std"])
         ax.errorbar(
@@ -84,12 +85,21 @@ def plot_accuracy_curve(
                     f"{mi:.1f}",
                     (xi, mi),
                     textcoords="offset points",
-                    xytext=(0, 6),
+                    xytext=(0, dy),
                     ha="center",
+                    va=va,
                     fontsize=7,
                 )
     if paper:
-        ax.plot(list(paper), list(paper.values()), "kx", label="paper (150 epochs, all data)")
+        ax.plot(
+            list(paper),
+            list(paper.values()),
+            "kx",
+            markersize=9,
+            markeredgewidth=2,
+            zorder=5,
+            label="paper (150 epochs, all data)",
+        )
     if logx and len(x) and (x > 0).all():
         ax.set_xscale("log", base=2)
         ax.set_xticks(x)
