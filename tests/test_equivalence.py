@@ -41,6 +41,7 @@ def dyadic_case(draw):
         hidden_error=draw(st.sampled_from(["abs", "signed"])) if T in (4, 8) else "abs",
         leak=draw(st.sampled_from(["always", "skip-after-spike"])),
         w_bound=draw(st.sampled_from([0.0, 0.75, 1.0])),  # the extension (weights reach 1.25)
+        potentiation=draw(st.sampled_from(["always", "below-target"])),  # an extension
     )
     rng = np.random.default_rng(draw(st.integers(0, 2**31)))
     weights = [

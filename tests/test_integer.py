@@ -260,25 +260,38 @@ def test_integer_mode_needs_integer_leak():
 
 
 @pytest.mark.parametrize(
-    ("hidden_error", "rounding"), [("abs", "nearest"), ("signed", "nearest"), ("abs", "stochastic")]
+    ("hidden_error", "rounding", "potentiation"),
+    [
+        ("abs", "nearest", "always"),
+        ("signed", "nearest", "always"),
+        ("abs", "stochastic", "always"),
+        ("abs", "nearest", "below-target"),
+        ("abs", "stochastic", "below-target"),
+    ],
 )
-def test_fast_engine_is_bit_identical_to_readable(hidden_error, rounding):
+def test_fast_engine_is_bit_identical_to_readable(hidden_error, rounding, potentiation):
     cfg = preset("mnist", sizes=(49, 24, 16, 10), hidden_error=hidden_error, p_in=0.1, T=12,
-                 error_margin=3)  # fmt: skip
+                 error_margin=3, potentiation=potentiation)  # fmt: skip
     rng = np.random.default_rng(11)
     images = rng.integers(0, 256, size=(12, 49)).astype(np.uint8)
     images[images < 150] = 0  # sparse, MNIST-like
     labels = rng.integers(0, 10, size=12)
+    masks = [reference.draw_masks(cfg, rng) for _ in range(12)]
     spec = IntSpec(lr_terms=2, rounding=rounding)
-    nets = [IntegerNetwork.init(cfg, spec, engine=e) for e in ("reference", "fast")]
-    for s in range(12):
-        m = reference.draw_masks(cfg, rng)
-        a = nets[0].train_sample(images[s], int(labels[s]), lr=5e-4, masks=m)
-        b = nets[1].train_sample(images[s], int(labels[s]), lr=5e-4, masks=m)
-        assert a.counts.tolist() == b.counts.tolist() and a.correct == b.correct
-    assert nets[0].sha256() == nets[1].sha256()
-    assert nets[0].sha256() != IntegerNetwork.init(cfg).sha256()  # something was learned
-    ev = [n.evaluate(images, labels) for n in nets]
+
+    def trained(cfg, engine):
+        net = IntegerNetwork.init(cfg, spec, engine=engine)
+        results = [net.train_sample(images[s], int(labels[s]), 5e-4, masks[s]) for s in range(12)]
+        return net, results
+
+    (ref, a), (fast, b) = trained(cfg, "reference"), trained(cfg, "fast")
+    for ra, rb in zip(a, b, strict=True):
+        assert ra.counts.tolist() == rb.counts.tolist() and ra.correct == rb.correct
+    assert ref.sha256() == fast.sha256()
+    assert ref.sha256() != IntegerNetwork.init(cfg).sha256()  # something was learned
+    if potentiation == "below-target":  # the cap changed the training: it was exercised
+        assert trained(cfg.replace(potentiation="always"), "fast")[0].sha256() != ref.sha256()
+    ev = [n.evaluate(images, labels) for n in (ref, fast)]
     assert (ev[0].counts == ev[1].counts).all()
 
 

@@ -369,3 +369,52 @@ def test_weight_bound_clips_the_neurons_that_changed_and_is_validated():
     with pytest.raises(ConfigError, match="w_bound"):
         Config(w_bound=1.0, integer=IntSpec())
     assert preset("mnist").w_bound == 0.0  # the presets keep the paper's rule
+
+
+def test_weight_update_cap_leaves_out_neurons_at_their_target():
+    spikes = np.array([[1, 1, 1], [1, 0, 1], [1, 0, 1]], bool)  # counts 3, 1, 3
+    traces = np.ones((3, 2), F32)
+    d = np.array([1, 1, -1], np.int8)
+    W = np.zeros((3, 2), F32)
+    reference.weight_update(W, d, np.ones(3, bool), spikes, traces, 0.5, cap=3)
+    assert W[0].tolist() == [0.0, 0.0]  # desired +1 and at the cap: left out
+    assert W[1].tolist() == [0.5, 0.5]  # desired +1, below the cap: potentiated
+    assert W[2].tolist() == [-1.5, -1.5]  # desire -1 is never capped
+    W = np.zeros((3, 2), F32)
+    reference.weight_update(W, d, np.ones(3, bool), spikes, traces, 0.5)  # no cap
+    assert W[0].tolist() == [1.5, 1.5]
+
+
+def test_below_target_potentiation_in_training():
+    """Under ``potentiation="below-target"`` no neuron desired +1 that fired at least
+    ``T - error_margin`` times changes, in any layer; under the default such neurons do."""
+    rng = np.random.default_rng(4)
+    sizes = (30, 16, 8, 4)
+    kw = dict(sizes=sizes, T=8, error_margin=2, p_hid=0.25, theta_hid=0.0, theta_out=0.25)
+    capped = Config(**kw, potentiation="below-target")
+    assert capped.potentiation_cap == 6 and Config(**kw).potentiation_cap == 0
+    weights = [
+        rng.normal(0.15, 0.4, size=(n_out, n_in)).astype(F32)
+        for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True)
+    ]
+    seen = {"always": 0, "below-target": 0}
+    for cfg in (Config(**kw), capped):
+        W = [w.copy() for w in weights]
+        for _ in range(40):
+            x = (rng.random(sizes[0]) < 0.5).astype(F32)
+            masks = reference.draw_masks(cfg, rng)
+            before = [w.copy() for w in W]
+            fwd, desire = reference.train_sample(W, x, int(rng.integers(4)), cfg, masks, 0.01)
+            for layer in range(1, len(sizes)):
+                d, m = desire[layer - 1], masks[layer]
+                at_target = (d > 0) & m & (fwd.counts[layer] >= 6)
+                changed = (W[layer - 1] != before[layer - 1]).any(axis=1)
+                if cfg.potentiation == "below-target":
+                    assert not changed[at_target].any()
+                else:
+                    assert changed[at_target].all()  # each spiked with a nonzero input trace
+                seen[cfg.potentiation] += int(at_target.sum())
+    assert min(seen.values()) > 0  # the case arose under both rules
+    with pytest.raises(ConfigError, match="potentiation"):
+        Config(potentiation="never")
+    assert preset("mnist").potentiation == "always"  # the presets keep the paper's rule

@@ -30,6 +30,7 @@ __all__ = [
     "ENGINES",
     "HIDDEN_ERRORS",
     "LEAKS",
+    "POTENTIATIONS",
     "ROUNDINGS",
     "SCHEDULES",
 ]
@@ -43,6 +44,12 @@ HIDDEN_ERRORS = ("abs", "signed")
 #: ``"skip-after-spike"`` leaks only neurons that did not fire at the previous step, as some
 #: versions of the authors' PyTorch code do (decay applied after reset, only where no spike).
 LEAKS = ("always", "skip-after-spike")
+
+#: Which neurons desired to fire more are potentiated: ``"always"`` is the specification's
+#: (every one that spiked); ``"below-target"`` is an extension that leaves out a neuron that
+#: already fired at least ``T - error_margin`` times, its target (see
+#: :attr:`Config.potentiation_cap`).
+POTENTIATIONS = ("always", "below-target")
 
 #: Learning-rate schedules (see :meth:`Config.lr_at`): ``"exp"`` is the specification's
 #: exponential decay,
@@ -231,6 +238,12 @@ class Config:
         w_bound: an extension of the rule, off by default (``0``): after every update, the
             weights of the updated neurons are clipped to ``[-w_bound, w_bound]`` (weight
             units), which stops "runaway" neurons (``docs/training.md``). Float32 only.
+        potentiation: ``"always"`` (the specification's default) or ``"below-target"``, an
+            extension of the rule: a neuron with desire +1 that fired at least
+            ``T - error_margin`` times in the sample (rate 1, the target its desire asks
+            for) is not updated, where the specification potentiates it again.  Desire -1
+            and the output layer are unaffected in effect (an output neuron desired +1 fires
+            less than ``(1 - theta_out) (T - error_margin)`` times).
         dataset: ``"mnist"`` or ``"fashion-mnist"``.
         epochs: number of training epochs.
         seed: seed of weight initialisation, shuffling and dropout masks.
@@ -261,6 +274,7 @@ class Config:
     hidden_error: str = "abs"
     leak: str = "always"
     w_bound: float = 0.0
+    potentiation: str = "always"
     dataset: str = "mnist"
     epochs: int = 150
     seed: int = 0
@@ -293,6 +307,12 @@ class Config:
     def arithmetic(self) -> str:
         """``"int"`` when :attr:`integer` is set, else ``"float"``."""
         return "float" if self.integer is None else "int"
+
+    @property
+    def potentiation_cap(self) -> int:
+        """Spike count from which a neuron desired +1 is not potentiated: ``T - error_margin``
+        under ``potentiation="below-target"``, ``0`` (no cap) under ``"always"``."""
+        return self.T - self.error_margin if self.potentiation == "below-target" else 0
 
     @property
     def n_layers(self) -> int:
@@ -399,6 +419,8 @@ class Config:
             bad("hidden_error", f"must be one of {HIDDEN_ERRORS}")
         if self.leak not in LEAKS:
             bad("leak", f"must be one of {LEAKS}")
+        if self.potentiation not in POTENTIATIONS:
+            bad("potentiation", f"must be one of {POTENTIATIONS}")
         if (
             not (isinstance(self.w_bound, int | float) and math.isfinite(self.w_bound))
             or self.w_bound < 0

@@ -177,6 +177,8 @@ def _sample_ops(
     for layer in range(1, L + 1):
         d = desire[layer - 1]
         upd = (d != 0) & masks[layer]
+        if cfg.potentiation_cap > 0:  # potentiation="below-target": capped neurons skipped
+            upd &= ~((d > 0) & (spikes[layer].sum(axis=0) >= cfg.potentiation_cap))
         ops = Ops(cond=sizes[layer])
         if upd.any():
             s = spikes[layer][:, upd].astype(np.int64)  # (T, n_upd)

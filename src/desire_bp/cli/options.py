@@ -14,6 +14,7 @@ from ..config import (
     ENGINES,
     HIDDEN_ERRORS,
     LEAKS,
+    POTENTIATIONS,
     PRESETS,
     SCHEDULES,
     Config,
@@ -79,6 +80,12 @@ CHOICES = {
         LEAKS,
         "LIF leak rule: always (the specification's) or skip-after-spike (no leak on the step "
         "after a neuron fired, as in some versions of the authors' code)",
+    ),
+    "potentiation": (
+        "--potentiation",
+        POTENTIATIONS,
+        "extension: below-target leaves a neuron desired to fire more unchanged once it fires "
+        "T - error_margin times (always, the specification's: potentiate every one that spiked)",
     ),
     "schedule": (
         "--schedule",

@@ -73,6 +73,7 @@ Params = namedtuple(
         "signed",
         "skip",
         "w_bound",
+        "cap",
     ],
 )
 Params.__doc__ = """Hyper-parameters the kernels read, typed once (build with :func:`params`);
@@ -87,6 +88,8 @@ Fields:
     signed: paper's signed hidden error (``Config.hidden_error == "signed"``).
     skip: no leak on the step after a spike (``Config.leak == "skip-after-spike"``).
     w_bound: clip updated weights to ``[-w_bound, w_bound]`` (float32; 0: no bound).
+    cap: a neuron desired +1 that fired at least ``cap`` times is not updated (int; 0: no
+        cap; ``Config.potentiation_cap``).
 """
 
 
@@ -102,6 +105,7 @@ def params(cfg: Config) -> Params:
         cfg.hidden_error == "signed",
         cfg.leak == "skip-after-spike",
         F32(cfg.w_bound),
+        int(cfg.potentiation_cap),
     )
 
 
@@ -469,6 +473,7 @@ def _update(
     row,
     rows,
     bound,
+    cap,
 ):
     """WT[i, o] += fl(lr d_o m_o) * stdp[o, i], stdp = sum_t s[t][o] r[t][i] in ascending t.
 
@@ -478,12 +483,15 @@ def _update(
     accumulation over t in ascending order (adding exact zeros where a neuron is silent), one
     multiplication by the coefficient, one addition to the weight.  With ``bound > 0`` every
     incoming weight of the updated neurons (``rows``; all inputs, as the reference) is then
-    clipped to ``[-bound, bound]``.
+    clipped to ``[-bound, bound]``.  With ``cap > 0`` a neuron desired +1 with at least
+    ``cap`` spikes is not updated.
     """
     T, n_out = spikes_out.shape
     n_rows = 0
     for o in range(n_out):
         if d[o] != 0 and mask[o] and counts_out[o] > 0:
+            if cap > 0 and d[o] > 0 and counts_out[o] >= cap:
+                continue
             rows[n_rows] = o
             n_rows += 1
     if n_rows == 0:
@@ -570,6 +578,7 @@ def update(WTs, masks, lr, p, ws):
             ws.row[layer],
             ws.rows[layer],
             p.w_bound,
+            p.cap,
         )
 
 

@@ -266,12 +266,15 @@ def weight_update(
     traces: np.ndarray,
     lr: float,
     w_bound: float = 0.0,
+    cap: int = 0,
 ) -> None:
     """STDP guided by desire, in place (``docs/spec.md``, "Weight update").
 
     ``W[o, i] += lr * d[o] * m[o] * sum_t s[t][o] * r[t][i]``.  With ``w_bound > 0`` (an
     extension, ``Config.w_bound``) every weight of the neurons that changed (desire, kept by
-    dropout, at least one spike) is then clipped to ``[-w_bound, w_bound]``.
+    dropout, at least one spike) is then clipped to ``[-w_bound, w_bound]``.  With ``cap > 0``
+    (an extension, ``Config.potentiation_cap``) a neuron with ``d[o] = +1`` that fired at
+    least ``cap`` times is left out, as if it had no desire.
 
     Args:
         W: ``(n_out, n_in)`` float32, updated in place.
@@ -279,7 +282,10 @@ def weight_update(
         spikes: post-synaptic spikes ``(T, n_out)`` bool; traces: ``(T, n_in)`` float32.
         lr: learning rate of the current epoch.
     """
-    rows = np.flatnonzero((d != 0) & mask)  # only these neurons change
+    keep = (d != 0) & mask
+    if cap > 0:  # potentiation="below-target": no potentiation at or above the target count
+        keep &= ~((d > 0) & (spikes.sum(axis=0) >= cap))
+    rows = np.flatnonzero(keep)  # only these neurons change
     # stdp[o, i] = sum_t s[t][o] r[t][i], accumulated in float32 in ascending t
     stdp = np.zeros((len(rows), W.shape[1]), dtype=F32)
     for t in range(spikes.shape[0]):
@@ -327,5 +333,6 @@ def train_sample(
             fwd.traces[layer],
             lr,
             cfg.w_bound,
+            cfg.potentiation_cap,
         )
     return fwd, desire

@@ -146,6 +146,8 @@ class IntParams:
         denom: ``T - error_margin`` (``T`` for the signed hidden error).
         signed: paper's signed hidden error (``cfg.hidden_error == "signed"``).
         wmin / wmax: the weight range.
+        cap: a neuron desired +1 that fired at least ``cap`` times is not updated
+            (``Config.potentiation_cap``; 0: no cap).
     """
 
     frac: tuple[int, ...]
@@ -163,6 +165,7 @@ class IntParams:
     lr_terms: int
     wmin: int
     wmax: int
+    cap: int = 0
 
 
 def make_params(cfg: Config, spec: IntSpec, frac: Sequence[int]) -> IntParams:
@@ -207,4 +210,5 @@ def make_params(cfg: Config, spec: IntSpec, frac: Sequence[int]) -> IntParams:
         lr_terms=spec.lr_terms,
         wmin=-(2 ** (spec.weight_bits - 1)),
         wmax=2 ** (spec.weight_bits - 1) - 1,
+        cap=cfg.potentiation_cap,
     )

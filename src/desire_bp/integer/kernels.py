@@ -46,7 +46,7 @@ KParams = namedtuple(
     "KParams",
     [
         "theta_in", "theta_p", "mempot_decay", "out_pos", "out_neg", "denom", "signed",
-        "theta_hid", "trace_frac", "wmin", "wmax", "stochastic",
+        "theta_hid", "trace_frac", "wmin", "wmax", "stochastic", "cap",
     ],
 )  # fmt: skip
 KParams.__doc__ = """:class:`~desire_bp.integer.format.IntParams` as the fast kernels read them
@@ -55,7 +55,8 @@ KParams.__doc__ = """:class:`~desire_bp.integer.format.IntParams` as the fast ke
 Fields: ``theta_in`` (int), ``theta_p`` ``(L,)`` int64 LIF thresholds (the training or the
 evaluation ones), ``mempot_decay`` leak shift, ``out_pos`` / ``out_neg`` ``(T + 1,)`` bool
 tables, ``denom``, ``signed``, ``theta_hid`` ``(L,)`` int64, ``trace_frac`` trace fraction bits,
-``wmin`` / ``wmax``, ``stochastic`` rounding.
+``wmin`` / ``wmax``, ``stochastic`` rounding, ``cap`` (no update of a neuron desired +1 with
+at least ``cap`` spikes; 0: none).
 """
 
 KLr = namedtuple("KLr", ["shifts", "signs", "exps"])
@@ -99,6 +100,7 @@ def kparams(P: IntParams, spec: IntSpec, train: bool) -> KParams:
         int(P.wmin),
         int(P.wmax),
         spec.rounding == "stochastic",
+        int(P.cap),
     )
 
 
@@ -279,6 +281,8 @@ def _k_update(WTs, layer, masks, kp, lr, ws, state):
     nu = 0
     for o in range(n_out):
         if d[o] != 0 and masks[off + o] and counts_out[o] > 0:
+            if kp.cap > 0 and d[o] > 0 and counts_out[o] >= kp.cap:
+                continue
             upd[nu] = o
             nu += 1
     if nu == 0:

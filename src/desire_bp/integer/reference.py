@@ -240,7 +240,8 @@ def weight_update_int(
 
     ``acc[o, i] = sum_{t: s[t, o]} r[t, i]`` (additions of trace values at post-synaptic spike
     times), scaled by the learning-rate shifts, then added (``d = +1``) or subtracted
-    (``d = -1``) with saturation; neurons with ``d = 0`` or dropped out are untouched.
+    (``d = -1``) with saturation; neurons with ``d = 0`` or dropped out are untouched, and
+    so are neurons with ``d = +1`` and at least ``P.cap`` spikes when ``P.cap > 0``.
 
     Args:
         W: integer weights ``(n_out, n_in)``, updated in place.
@@ -254,6 +255,8 @@ def weight_update_int(
         the new generator state (``None`` when rounding to nearest).
     """
     upd = (d != 0) & mask
+    if P.cap > 0:  # potentiation="below-target"
+        upd &= ~((d > 0) & (spikes.sum(axis=0) >= P.cap))
     if not upd.any():
         return rng_state
     sh = lrs.a + P.trace_frac - P.frac[layer - 1]
