@@ -49,6 +49,10 @@ A)
         --epochs 60 --validation 10000
     extend results/experiments/w-bound-screen/trials/000_w_bound=0 \
         results/validation/fashion-mnist --epochs 300
+    # Screen of the rule extension --potentiation below-target against the unbounded trial
+    # above (same seed and split, 60 epochs at the constant rate, scored on validation).
+    run results/experiments/potentiation-screen/fashion-below-target --preset fashion-mnist \
+        --potentiation below-target --epochs 60 --validation 10000
     # The bound at full length, against that run (inert at 60 epochs, where no neuron has run
     # away yet).
     extend results/experiments/w-bound-screen/trials/001_w_bound=2.5 \
@@ -60,6 +64,12 @@ B)
     run results/mnist-seed1 --preset mnist --seed 1 --record all
     run results/validation/mnist --preset mnist --validation 10000
     run results/fashion-mnist-seed1 --preset fashion-mnist --seed 1
+    # The same screen on MNIST, against the first 60 epochs of results/validation/mnist.
+    run results/experiments/potentiation-screen/mnist-below-target --preset mnist \
+        --potentiation below-target --epochs 60 --validation 10000
+    # The small networks that collapse under the rule (Fig. 4), with the extension.
+    sweep results/experiments/fig4-below-target --figure fig4 --values 25,50,100 \
+        --potentiation below-target
     # Candidate protocol for Fashion-MNIST, on validation: the specification's decay restarted
     # every 60 epochs (chained restarts held 87.2 % where the long constant phase holds 86.8 %).
     run results/experiments/fashion-restart60-validation --preset fashion-mnist \
