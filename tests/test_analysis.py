@@ -319,3 +319,31 @@ def test_cli_figure_errors(tmp_path: Path, capsys) -> None:
     assert main(["figure", "fig4", "--sweep-dir", str(run)]) == 2
     err = capsys.readouterr().err
     assert "sweep.json not found" in err and "desire-bp figure: error" in err
+
+
+def test_desire_balance_counts_saturated_and_silent_pairs():
+    # 3 samples, T = 4: hidden layer 1 has 2 neurons, the output layer 2 (not reported)
+    counts = [
+        np.zeros((3, 1), np.int16),
+        np.array([[4, 0], [3, 0], [0, 2]], np.int16),  # saturated at >= 3: (0,0), (1,0)
+        np.zeros((3, 2), np.int16),
+    ]
+    desire = [
+        None,
+        np.array([[1, -1], [0, 1], [-1, -1]], np.int8),
+        np.zeros((3, 2), np.int8),
+    ]
+    act = analysis.Activity(counts, desire, np.zeros(3, np.int64), T=4)
+    (row,) = analysis.desire_balance(act)
+    assert row["layer"] == 1 and row["neurons"] == 2
+    assert row["saturated"] == pytest.approx(2 / 6) and row["silent"] == pytest.approx(3 / 6)
+    assert row["always_saturated_neurons"] == 0  # neuron 0 is silent on sample 2
+    assert row["desire_plus"] == pytest.approx(2 / 6) and row["desire_minus"] == pytest.approx(
+        3 / 6
+    )
+    assert row["desire_plus_when_saturated"] == pytest.approx(1 / 2)  # +1 at (0,0), 0 at (1,0)
+    assert row["desire_minus_when_silent"] == pytest.approx(2 / 3)  # (0,1), (2,0); (1,1) is +1
+    (strict,) = analysis.desire_balance(act, saturated_at=4)
+    assert (
+        strict["saturated"] == pytest.approx(1 / 6) and strict["desire_plus_when_saturated"] == 1.0
+    )

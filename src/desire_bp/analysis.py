@@ -12,6 +12,8 @@ samples (NumPy, float32, the same equations as :mod:`desire_bp.engine.reference`
 * :func:`class_rates`    -- Fig. 7: mean relative spike count ``n / T`` per neuron and class.
 * :func:`contributions`  -- Fig. 8: contribution of each input pixel to satisfying the desire
   of layer 1.
+* :func:`desire_balance` -- per hidden layer, how much desire falls on saturated and on silent
+  neurons, where the update cannot change the spikes it asks to change.
 
 :class:`Recorder` bundles them into hooks for :func:`desire_bp.training.train` (``on_epoch``,
 ``on_sample``) and writes what it records into the run directory:
@@ -53,6 +55,7 @@ __all__ = [
     "local_losses",
     "class_rates",
     "contributions",
+    "desire_balance",
     "select_neurons",
     "accuracy_curve",
     "Recorder",
@@ -268,6 +271,52 @@ def local_losses(act: Activity) -> np.ndarray:
         e = np.where(d == 0, 0.0, rate - (d == 1))
         out.append(float(np.mean(e * e)) if e.size else float("nan"))
     return np.array(out)
+
+
+def desire_balance(act: Activity, saturated_at: int | None = None) -> list[dict[str, Any]]:
+    """Where the desire of every hidden layer falls, over (sample, neuron) pairs.
+
+    The update changes a neuron's weights only when it spikes, by its desire (``docs/spec.md``,
+    "Weight update"): desire +1 on a *saturated* neuron (at least ``saturated_at`` spikes)
+    potentiates it without its spikes being able to rise, and desire -1 on a *silent* one
+    (no spike) changes nothing.
+
+    Args:
+        act: from :func:`activity`.
+        saturated_at: spike count from which a neuron counts as saturated (default
+            ``T - 1``).
+
+    Returns:
+        one dict per hidden layer ``l = 1..L-1``: ``layer``, ``neurons``, and fractions in
+        [0, 1] (``None`` where nothing is counted): ``saturated``, ``silent`` (of all pairs),
+        ``desire_plus``, ``desire_minus`` (of all pairs), ``desire_plus_when_saturated``,
+        ``desire_minus_when_silent``; and ``always_saturated_neurons``, the neurons
+        saturated on every sample.
+    """
+    at = act.T - 1 if saturated_at is None else int(saturated_at)
+
+    def fraction(mask: np.ndarray) -> float | None:
+        return float(mask.mean()) if mask.size else None
+
+    rows = []
+    for layer in range(1, len(act.counts) - 1):
+        c, d = act.counts[layer], act.desire[layer]
+        assert d is not None
+        saturated, silent = c >= at, c == 0
+        rows.append(
+            {
+                "layer": layer,
+                "neurons": int(c.shape[1]),
+                "saturated": fraction(saturated),
+                "silent": fraction(silent),
+                "always_saturated_neurons": int(saturated.all(axis=0).sum()) if len(c) else 0,
+                "desire_plus": fraction(d == 1),
+                "desire_minus": fraction(d == -1),
+                "desire_plus_when_saturated": fraction((d == 1)[saturated]),
+                "desire_minus_when_silent": fraction((d == -1)[silent]),
+            }
+        )
+    return rows
 
 
 def class_rates(counts: np.ndarray, labels: np.ndarray, T: int, n_classes: int) -> np.ndarray:
