@@ -41,6 +41,11 @@ extend() {  # extend FROM DIR OPTIONS...: continue run FROM in DIR with a change
 
 case "${1:-}" in
 A)
+    # Screen of the rule extension --potentiation below-target against the w-bound screen's
+    # unbounded trial below (same seed and split, 60 epochs at the constant rate, scored on
+    # validation).
+    run results/experiments/potentiation-screen/fashion-below-target --preset fashion-mnist \
+        --potentiation below-target --epochs 60 --validation 10000
     run results/fashion-mnist --preset fashion-mnist
     run results/mnist-seed2 --preset mnist --seed 2
     # Screen of the weight bound (60 epochs at the constant rate, scored on validation); its
@@ -49,10 +54,6 @@ A)
         --epochs 60 --validation 10000
     extend results/experiments/w-bound-screen/trials/000_w_bound=0 \
         results/validation/fashion-mnist --epochs 300
-    # Screen of the rule extension --potentiation below-target against the unbounded trial
-    # above (same seed and split, 60 epochs at the constant rate, scored on validation).
-    run results/experiments/potentiation-screen/fashion-below-target --preset fashion-mnist \
-        --potentiation below-target --epochs 60 --validation 10000
     # The bound at full length, against that run (inert at 60 epochs, where no neuron has run
     # away yet).
     extend results/experiments/w-bound-screen/trials/001_w_bound=2.5 \
@@ -61,12 +62,12 @@ A)
         --reuse results/mnist
     ;;
 B)
-    run results/mnist-seed1 --preset mnist --seed 1 --record all
-    run results/validation/mnist --preset mnist --validation 10000
-    run results/fashion-mnist-seed1 --preset fashion-mnist --seed 1
     # The same screen on MNIST, against the first 60 epochs of results/validation/mnist.
     run results/experiments/potentiation-screen/mnist-below-target --preset mnist \
         --potentiation below-target --epochs 60 --validation 10000
+    run results/mnist-seed1 --preset mnist --seed 1 --record all
+    run results/validation/mnist --preset mnist --validation 10000
+    run results/fashion-mnist-seed1 --preset fashion-mnist --seed 1
     # The small networks that collapse under the rule (Fig. 4), with the extension.
     sweep results/experiments/fig4-below-target --figure fig4 --values 25,50,100 \
         --potentiation below-target
