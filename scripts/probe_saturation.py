@@ -33,10 +33,11 @@ def main() -> None:
         act = activity(ck.weights, test.images, test.labels, ck.config)
         for row in desire_balance(act):
             row = {k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}
+            epoch = ck.meta.get("epoch")  # absent from imported checkpoints
             head = {
                 "checkpoint": str(path),
-                "epoch": int(ck.meta["epoch"]) + 1,
-                "test_accuracy": ck.meta["metrics"]["test_accuracy"],
+                "epoch": None if epoch is None else int(epoch) + 1,
+                "test_accuracy": ck.meta.get("metrics", {}).get("test_accuracy"),
             }
             print(json.dumps(head | row), flush=True)
 
