@@ -31,14 +31,14 @@ def main() -> None:
         ck = load_checkpoint(path)
         test = load_dataset(ck.config.dataset, "test").subset(args.samples)
         act = activity(ck.weights, test.images, test.labels, ck.config)
+        epoch = ck.meta.get("epoch")  # absent from imported checkpoints
+        head = {
+            "checkpoint": str(path),
+            "epoch": None if epoch is None else int(epoch) + 1,
+            "test_accuracy": ck.meta.get("metrics", {}).get("test_accuracy"),
+        }
         for row in desire_balance(act):
             row = {k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}
-            epoch = ck.meta.get("epoch")  # absent from imported checkpoints
-            head = {
-                "checkpoint": str(path),
-                "epoch": None if epoch is None else int(epoch) + 1,
-                "test_accuracy": ck.meta.get("metrics", {}).get("test_accuracy"),
-            }
             print(json.dumps(head | row), flush=True)
 
 

@@ -176,9 +176,7 @@ def _sample_ops(
     # ---- update
     for layer in range(1, L + 1):
         d = desire[layer - 1]
-        upd = (d != 0) & masks[layer]
-        if cfg.potentiation_cap > 0:  # potentiation="below-target": capped neurons skipped
-            upd &= ~((d > 0) & (spikes[layer].sum(axis=0) >= cfg.potentiation_cap))
+        upd = reference.updated_neurons(d, masks[layer], spikes[layer], cfg.potentiation_cap)
         ops = Ops(cond=sizes[layer])
         if upd.any():
             s = spikes[layer][:, upd].astype(np.int64)  # (T, n_upd)

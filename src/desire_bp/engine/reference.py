@@ -40,6 +40,7 @@ __all__ = [
     "output_desire",
     "hidden_desire",
     "backward",
+    "updated_neurons",
     "weight_update",
     "train_sample",
     "is_correct",
@@ -258,6 +259,21 @@ def backward(
     return desire
 
 
+def updated_neurons(
+    d: np.ndarray, mask: np.ndarray, spikes: np.ndarray, cap: int = 0
+) -> np.ndarray:
+    """The neurons a weight update touches, ``(n_out,)`` bool: a desire, kept by dropout, and,
+    with ``cap > 0`` (``Config.potentiation_cap``), not desired +1 with ``cap`` spikes or more.
+
+    Args:
+        d: ``(n_out,)`` desire; mask: ``(n_out,)`` bool; spikes: ``(T, n_out)`` bool.
+    """
+    keep = (d != 0) & mask
+    if cap > 0:  # potentiation="below-target": no potentiation at or above the target count
+        keep &= ~((d > 0) & (spikes.sum(axis=0) >= cap))
+    return keep
+
+
 def weight_update(
     W: np.ndarray,
     d: np.ndarray,
@@ -282,10 +298,7 @@ def weight_update(
         spikes: post-synaptic spikes ``(T, n_out)`` bool; traces: ``(T, n_in)`` float32.
         lr: learning rate of the current epoch.
     """
-    keep = (d != 0) & mask
-    if cap > 0:  # potentiation="below-target": no potentiation at or above the target count
-        keep &= ~((d > 0) & (spikes.sum(axis=0) >= cap))
-    rows = np.flatnonzero(keep)  # only these neurons change
+    rows = np.flatnonzero(updated_neurons(d, mask, spikes, cap))  # only these neurons change
     # stdp[o, i] = sum_t s[t][o] r[t][i], accumulated in float32 in ascending t
     stdp = np.zeros((len(rows), W.shape[1]), dtype=F32)
     for t in range(spikes.shape[0]):

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..config import Config
+from ..engine.reference import updated_neurons
 from .format import IntParams, LrShift, saturate, shift_leak
 
 __all__ = [
@@ -254,9 +255,7 @@ def weight_update_int(
     Returns:
         the new generator state (``None`` when rounding to nearest).
     """
-    upd = (d != 0) & mask
-    if P.cap > 0:  # potentiation="below-target"
-        upd &= ~((d > 0) & (spikes.sum(axis=0) >= P.cap))
+    upd = updated_neurons(d, mask, spikes, P.cap)
     if not upd.any():
         return rng_state
     sh = lrs.a + P.trace_frac - P.frac[layer - 1]
