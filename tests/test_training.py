@@ -356,6 +356,43 @@ def test_report_mean_over_seeds(tmp_path, small_data, capsys):
     assert "at least two runs" in capsys.readouterr().err
 
 
+def test_report_window_means(tmp_path, small_data, capsys):
+    import statistics
+
+    from desire_bp.report import parse_window, window_means
+
+    cfg = small_cfg(epochs=3)
+    _, rows = train(cfg, tmp_path, data=small_data, progress=False, log=None)
+    w = window_means(tmp_path, 2, 3)
+    test = [r["test_accuracy"] for r in rows[1:3]]
+    assert w["n"] == 2 and w["test_mean"] == statistics.mean(test)
+    assert w["test_std"] == statistics.stdev(test) and "val_mean" not in w
+    assert window_means(tmp_path, 1, 1)["train_mean"] == rows[0]["train_accuracy"]
+    assert parse_window("51-100") == (51, 100) and parse_window("7") == (7, 7)
+    assert main(["report", str(tmp_path), "--window", "2-3"]) == 0
+    line = capsys.readouterr().out.splitlines()[-1]
+    assert line.startswith(f"{tmp_path}: mean over epochs 2-3: test {w['test_mean']:.2f} ± ")
+    assert main(["report", str(tmp_path), "--window", "2-3", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out.splitlines()[-1])["window"] == w
+    # a validation run reports the validation mean too
+    val = tmp_path / "val"
+    _, vrows = train(
+        cfg.replace(epochs=2, validation=100), val, data=small_data, progress=False, log=None
+    )
+    assert window_means(val, 1, 2)["val_mean"] == statistics.mean(r["val_accuracy"] for r in vrows)
+    # refused, before anything is printed, naming the window
+    for bad, msg in [
+        ("2-9", "needs 9 completed epochs, the run has 3"),
+        ("3-2", "needs 1 <= FIRST <= LAST"),
+        ("0-2", "needs 1 <= FIRST <= LAST"),
+        ("a-b", "expected FIRST-LAST"),
+        ("1-2-3", "expected FIRST-LAST"),
+    ]:
+        assert main(["report", str(tmp_path), "--window", bad]) == 2
+        out, err = capsys.readouterr()
+        assert out == "" and msg in err and bad in err
+
+
 def test_report_fingerprints_against_a_reference(tmp_path, small_data, capsys):
     cfg = small_cfg(epochs=2)
     train(cfg, tmp_path / "a", data=small_data, progress=False, log=None)

@@ -14,6 +14,8 @@ from .training import RunError, read_metrics, run_config
 __all__ = [
     "summarize",
     "aggregate_seeds",
+    "window_means",
+    "parse_window",
     "plot_curves",
     "plot_comparison",
     "config_differences",
@@ -122,6 +124,57 @@ def aggregate_seeds(run_dirs: Sequence[str | Path]) -> dict[str, Any]:
             for r, sd, f, b in zip(run_dirs, seeds, final, best, strict=True)
         ],
     }
+
+
+def parse_window(text: str) -> tuple[int, int]:
+    """``"A-B"`` (1-based epochs, both included; ``"A"`` alone is one epoch) as ``(A, B)``.
+
+    Raises:
+        RunError: not of that form, an epoch below 1, or ``A > B`` (the message quotes it).
+    """
+    parts = text.split("-")
+    try:
+        if len(parts) not in (1, 2):
+            raise ValueError
+        first, last = int(parts[0]), int(parts[-1])
+    except ValueError:
+        raise RunError(
+            f"window {text!r}: expected FIRST-LAST, 1-based epochs, e.g. 51-100"
+        ) from None
+    if first < 1 or last < first:
+        raise RunError(f"window {text!r}: needs 1 <= FIRST <= LAST")
+    return first, last
+
+
+def window_means(run_dir: str | Path, first: int, last: int) -> dict[str, Any]:
+    """Mean (and sample standard deviation) of a run's accuracies over epochs ``first`` to
+    ``last`` (1-based, both included): the figures the write-ups compare protocols with, as
+    one epoch's accuracy carries ±0.1-0.2 points of epoch-to-epoch noise.
+
+    Returns:
+        ``run_dir``, ``first``, ``last``, ``n`` (epochs), and for each of ``test``, ``train``
+        (with dropout) and, in a run with a validation hold-out, ``val``: ``{name}_mean`` and
+        ``{name}_std`` (percent; the std is 0.0 for a one-epoch window).
+
+    Raises:
+        RunError: the run has not completed epoch ``last`` (the message says how many it has).
+    """
+    rows = read_metrics(run_dir)
+    if len(rows) < last:
+        raise RunError(
+            f"{run_dir}: window {first}-{last} needs {last} completed epochs, the run has "
+            f"{len(rows)}"
+        )
+    sel = rows[first - 1 : last]
+    out: dict[str, Any] = {"run_dir": str(run_dir), "first": first, "last": last, "n": len(sel)}
+    keys = [("test", "test_accuracy"), ("train", "train_accuracy")]
+    if all(r.get("val_accuracy") is not None for r in sel):
+        keys.append(("val", "val_accuracy"))
+    for name, key in keys:
+        vals = [float(r[key]) for r in sel]
+        out[f"{name}_mean"] = statistics.mean(vals)
+        out[f"{name}_std"] = statistics.stdev(vals) if len(vals) > 1 else 0.0
+    return out
 
 
 def config_differences(run_dirs: list[str | Path]) -> list[str]:

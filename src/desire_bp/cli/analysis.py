@@ -117,13 +117,20 @@ def cmd_report(args: argparse.Namespace) -> int:
     from ..report import (
         PAPER,
         aggregate_seeds,
+        parse_window,
         plot_comparison,
         plot_curves,
         plot_fingerprints,
         summarize,
+        window_means,
     )
 
     agg = aggregate_seeds(args.run_dirs) if args.seeds else None  # refused before any output
+    windows = (  # also refused before any output
+        [window_means(r, *parse_window(args.window)) for r in args.run_dirs]
+        if args.window is not None
+        else None
+    )
     check_output(args.compare, "--compare")
     check_output(args.fingerprints, "--fingerprints")
     if args.reference is not None and not args.fingerprints:
@@ -163,6 +170,16 @@ def cmd_report(args: argparse.Namespace) -> int:
                 f"{s['best_epoch']}{val}), {s['seconds_per_epoch_median']:.1f} s/epoch (median)"
                 f"{wtext}; curves in {png}"
             )
+    for w in windows or []:
+        if args.json:
+            print(dumps_json({"window": w}))
+        else:
+            parts = [
+                f"{name} {w[name + '_mean']:.2f} ± {w[name + '_std']:.2f} %"
+                for name in ("val", "test", "train")
+                if name + "_mean" in w
+            ]
+            print(f"{w['run_dir']}: mean over epochs {w['first']}-{w['last']}: {', '.join(parts)}")
     if agg is not None:
         if args.json:
             print(dumps_json({"seeds_mean": agg}))
@@ -350,6 +367,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         metavar="CHECKPOINT",
         help="with --fingerprints: a checkpoint (.npz, or the authors' .pt) drawn as dashed "
         "lines, e.g. the published model",
+    )
+    p.add_argument(
+        "--window",
+        metavar="FIRST-LAST",
+        help="also print each run's mean ± std of validation, test and training accuracy over "
+        "epochs FIRST to LAST (1-based, both included), e.g. 51-100",
     )
     p.add_argument(
         "--seeds",
