@@ -13,7 +13,11 @@ desire-bp checkpoint and the authors' published model:
 - per hidden layer: how many neurons have a maximum absolute incoming weight above each of
   ``thresholds`` (default 1, 5, 20), the largest row mean, and, for the neurons above the
   largest threshold ("runaway" neurons), the mean ``|w|`` of their outgoing weights beside the
-  layer's overall mean ``|w|`` of outgoing weights.
+  layer's overall mean ``|w|`` of outgoing weights;
+- given the weights the run started from (:func:`initial_weights`), how far each layer has
+  travelled from them: ``||W - W0|| / ||W0||`` (Frobenius norms) and the correlation of ``W``
+  with ``W0`` over the entries.  A layer grown by runaway neurons has travelled many times
+  its own initial norm and kept little of its initial pattern.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ __all__ = [
     "fingerprint",
     "format_fingerprints",
     "load_weights",
+    "initial_weights",
     "summary",
 ]
 
@@ -54,6 +59,9 @@ class LayerFingerprint:
             runaway neurons (``None``: none, or the output layer).
         out_abs: mean ``|w|`` of all outgoing weights of this layer's neurons (``None`` for
             the output layer).
+        drift: ``||W - W0|| / ||W0||`` against the initial weights ``W0`` (``None``: not given).
+        init_corr: Pearson correlation of the entries of ``W`` and ``W0`` (``None``: not
+            given, or a constant matrix).
     """
 
     layer: int
@@ -67,6 +75,8 @@ class LayerFingerprint:
     runaway: int
     runaway_out_abs: float | None
     out_abs: float | None
+    drift: float | None = None
+    init_corr: float | None = None
 
 
 @dataclass(frozen=True)
@@ -85,12 +95,19 @@ def _label(t: float) -> str:
 
 
 def fingerprint(
-    weights: Sequence[np.ndarray], thresholds: Sequence[float] = DEFAULT_THRESHOLDS
+    weights: Sequence[np.ndarray],
+    thresholds: Sequence[float] = DEFAULT_THRESHOLDS,
+    initial: Sequence[np.ndarray] | None = None,
 ) -> Fingerprint:
     """The :class:`Fingerprint` of ``weights`` (``W_l`` of shape ``(n_l, n_{l-1})``).
 
+    Args:
+        initial: the weights the run started from (same shapes), for ``drift`` and
+            ``init_corr``; ``None`` leaves those out.
+
     Raises:
-        ValueError: no weights, non-2-D or non-chaining shapes, or no thresholds.
+        ValueError: no weights, non-2-D or non-chaining shapes, no thresholds, or ``initial``
+            of other shapes.
     """
     if not weights:
         raise ValueError("fingerprint needs at least one weight matrix")
@@ -105,6 +122,12 @@ def fingerprint(
                 f"W{k + 1} has {w.shape[1]} inputs but W{k} has {ws[k - 1].shape[0]} neurons"
             )
     ts = sorted(float(t) for t in thresholds)
+    w0s = None if initial is None else [np.asarray(w, dtype=np.float64) for w in initial]
+    if w0s is not None and [w.shape for w in w0s] != [w.shape for w in ws]:
+        raise ValueError(
+            f"initial weights of shapes {[w.shape for w in w0s]} for weights of shapes "
+            f"{[w.shape for w in ws]}"
+        )
     layers = []
     for k, w in enumerate(ws):
         a = np.abs(w)
@@ -126,9 +149,19 @@ def fingerprint(
                     float(nxt[:, run].mean()) if nxt is not None and run.any() else None
                 ),
                 out_abs=float(nxt.mean()) if nxt is not None else None,
+                **({} if w0s is None else _travel(w, w0s[k])),
             )
         )
     return Fingerprint(layers)
+
+
+def _travel(w: np.ndarray, w0: np.ndarray) -> dict[str, float | None]:
+    """``drift`` and ``init_corr`` of ``w`` against its initial weights ``w0`` (float64)."""
+    n0 = float(np.linalg.norm(w0))
+    drift = float(np.linalg.norm(w - w0)) / n0 if n0 > 0 else None
+    a, b = w.ravel() - w.mean(), w0.ravel() - w0.mean()
+    den = float(np.linalg.norm(a) * np.linalg.norm(b))
+    return {"drift": drift, "init_corr": float(a @ b) / den if den > 0 else None}
 
 
 def _fmt(v: float | None) -> str:
@@ -167,6 +200,11 @@ def format_fingerprints(names: Sequence[str], fps: Sequence[Fingerprint]) -> str
                 f"{L} runaway: out |w| (all)",
                 lambda lf: f"{_fmt(lf.runaway_out_abs)} ({_fmt(lf.out_abs)})",
             )
+        if any(lf is not None and lf.drift is not None for lf in lfs):
+            row(
+                f"{L} from init: drift / corr",
+                lambda lf: f"{_fmt(lf.drift)} / {_fmt(lf.init_corr)}",
+            )
     width = max(len(r[0]) for r in rows)
     cols = [max(len(n), *(len(r[1][i]) for r in rows)) for i, n in enumerate(names)]
 
@@ -204,3 +242,43 @@ def load_weights(path: str | Path) -> list[np.ndarray]:
     from .checkpoint import load_checkpoint
 
     return list(load_checkpoint(path).weights)
+
+
+def initial_weights(path: str | Path) -> list[np.ndarray]:
+    """The weights the run of the desire-bp checkpoint ``path`` started from, ``(n_out, n_in)``
+    float32 each: the seeded Kaiming-normal initialisation of its config (quantized as the
+    run quantized it, for integer training), or, for a run started with ``--init-from``, the
+    weights of that checkpoint (the file must still have the SHA-256 the run recorded).
+
+    Raises:
+        ValueError: ``path`` is not a desire-bp ``.npz`` checkpoint (an imported model has no
+            known start), or the ``--init-from`` source is missing or has changed since (the
+            message names it).
+    """
+    import hashlib
+
+    from .checkpoint import load_checkpoint
+    from .engine.network import Network
+
+    path = Path(path)
+    if path.suffix != ".npz":
+        raise ValueError(f"{path}: the initial weights are known for desire-bp .npz checkpoints")
+    cfg = load_checkpoint(path).config
+    origin = cfg.init_from
+    if origin is not None:
+        src = Path(origin.path)
+        if not src.is_file():
+            raise ValueError(f"{path}: its run started from {src}, which no longer exists")
+        if origin.sha256 and hashlib.sha256(src.read_bytes()).hexdigest() != origin.sha256:
+            raise ValueError(
+                f"{path}: its run started from {src}, which has changed since (SHA-256 differs)"
+            )
+        weights = load_checkpoint(src).weights
+        net = Network(weights, cfg.replace(integer=None, init_from=None))
+    else:
+        net = Network.init(cfg.replace(integer=None))
+    if cfg.integer is not None:
+        from .integer import IntegerNetwork
+
+        return IntegerNetwork.from_network(net, cfg.integer).weights
+    return net.weights

@@ -235,13 +235,19 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_fingerprint(args: argparse.Namespace) -> int:
-    from ..fingerprint import fingerprint, format_fingerprints, load_weights
+    from ..fingerprint import fingerprint, format_fingerprints, initial_weights, load_weights
 
     names, fps = [], []
     for path in args.checkpoints:
         weights = load_weights(path)
         names.append(path.parent.name + "/" + path.name if args.short_names else str(path))
-        fps.append(fingerprint(weights, args.thresholds))
+        initial = None
+        if args.from_init and path.suffix == ".npz":
+            try:
+                initial = initial_weights(path)
+            except ValueError as e:
+                raise CLIError(f"--from-init: {e}") from None
+        fps.append(fingerprint(weights, args.thresholds, initial))
     if args.json:
         print(dumps_json({n: fp.to_dict() for n, fp in zip(names, fps, strict=True)}))
     else:
@@ -494,6 +500,13 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         default=[1.0, 5.0, 20.0],
         help="max-|w| thresholds for counting neurons; the largest marks runaway neurons "
         "(default 1,5,20)",
+    )
+    fp.add_argument(
+        "--from-init",
+        action="store_true",
+        help="also how far each layer travelled from the weights its run started from "
+        "(relative distance and correlation; desire-bp .npz checkpoints only, an imported .pt "
+        "has no known start)",
     )
     fp.add_argument("--short-names", action="store_true", help="label columns DIR/FILE")
     fp.add_argument("--json", action="store_true", help="print JSON instead of a table")
