@@ -253,6 +253,23 @@ def test_cli_sweep_fig4_fig5(tmp_path: Path, mnist_dir: Path, capsys) -> None:
     trials = _csv(d4 / "results.csv")
     sizes = [json.loads((Path(r["run_dir"]) / "config.json").read_text())["sizes"] for r in trials]
     assert sizes == [[784, 8, 4, 10], [784, 16, 8, 10]]
+    # another rule's sweep drawn beside it: one CSV with both, the legend says what differs
+    bt = tmp_path / "fig4-bt"
+    rule = ["--potentiation", "below-target"]
+    assert main(["sweep", str(bt), "--figure", "fig4", "--values", "4", *rule, *opts]) == 0
+    both = tmp_path / "both.png"
+    args4 = ["figure", "fig4", "--sweep-dir", str(d4), "--out", str(both)]
+    assert main([*args4, "--compare", str(bt)]) == 0
+    assert both.read_bytes()[:8] == PNG
+    rows4 = _csv(both.with_suffix(".csv"))
+    assert [(r["sweep"], r["N"]) for r in rows4] == [(str(d4), "4"), (str(d4), "8"), (str(bt), "4")]
+    assert rows4[0]["best_mean_test_accuracy"] == table[0]["best_mean_test_accuracy"]
+    from desire_bp.figures import _sweep_label
+
+    cfg4, cfg_bt = (sw.Sweep.load(x).results()[0]["config"] for x in (d4, bt))
+    assert _sweep_label("fig4", bt, cfg_bt, cfg4) == "fig4-bt (potentiation=below-target, epochs=1)"
+    assert main(["figure", "fig6", str(d4), "--compare", str(bt)]) == 2
+    assert "fig4 and fig5, not fig6" in capsys.readouterr().err
     d5 = tmp_path / "fig5"
     args = ["sweep", str(d5), "--figure", "fig5", "--values", "5,8", "--grid", "seed=0,1"]
     assert main([*args, "--hidden", "8,4", *opts]) == 0

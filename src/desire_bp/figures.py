@@ -8,7 +8,9 @@ Epochs in titles and CSV files are counted from 1.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -50,9 +52,10 @@ def _run_config(run_dir: Path) -> Config:
     return Config.from_dict(json.loads(path.read_text()))
 
 
-def _fig_sweep(which: str, d: str | Path, out: Path | None, title: str | None) -> list[Path]:
+def _sweep_curve(which: str, d: str | Path) -> tuple[dict, Config, Any, int]:
+    """The Fig. 4 / 5 curve of the sweep ``d``: ``(curve, first trial's config, sweep,
+    unfinished trials)``."""
     from .analysis import accuracy_curve
-    from .plotting import plot_accuracy_curve, write_csv
     from .sweep import Sweep, SweepError
 
     try:
@@ -65,31 +68,69 @@ def _fig_sweep(which: str, d: str | Path, out: Path | None, title: str | None) -
         raise FigureError(f"no trial of {d} has finished an epoch yet (run desire-bp sweep {d})")
     if which == "fig4":
         xs = [r["config"].sizes[-2] for r in rows]  # N: the last hidden layer of 784-2N-N-10
-        xlabel, net, T = "N (network 784-2N-N-10)", "784-2N-N-10", None
-        name = "Fig. 4: test accuracy vs hidden neurons N"
     else:
         xs = [r["config"].T for r in rows]
-        xlabel, net, T = "time steps T", None, "swept"
-        name = "Fig. 5: test accuracy vs time steps T"
     curve = accuracy_curve(
         xs, [r["final_test_accuracy"] for r in rows], [r["best_test_accuracy"] for r in rows]
     )
-    cfg = rows[0]["config"]
     partial = sum(r["status"] != "done" for r in sweep.results())
+    return curve, rows[0]["config"], sweep, partial
+
+
+def _sweep_label(which: str, d: str | Path, cfg: Config, base: Config) -> str:
+    """A compared sweep's legend label: its directory name and how its trials' config differs
+    from the main sweep's (beside the swept parameter and the seed)."""
+    skip = {"sizes", "seed"} if which == "fig4" else {"T", "seed"}
+    diff = [f"{k}={cfg.to_dict()[k]}" for k in base.differing_fields(cfg) if k not in skip]
+    return Path(d).name + (f" ({', '.join(diff)})" if diff else "")
+
+
+def _fig_sweep(
+    which: str,
+    d: str | Path,
+    out: Path | None,
+    title: str | None,
+    compare: Sequence[str | Path] = (),
+) -> list[Path]:
+    from .plotting import plot_accuracy_curve, write_csv
+
+    curve, cfg, sweep, partial = _sweep_curve(which, d)
+    others = []
+    for c in compare:
+        c_curve, c_cfg, _, c_partial = _sweep_curve(which, c)
+        partial += c_partial
+        others.append((_sweep_label(which, c, c_cfg, cfg), c_curve))
+    if which == "fig4":
+        xlabel, net, T = "N (network 784-2N-N-10)", "784-2N-N-10", None
+        name = "Fig. 4: test accuracy vs hidden neurons N"
+    else:
+        xlabel, net, T = "time steps T", None, "swept"
+        name = "Fig. 5: test accuracy vs time steps T"
     note = f"; {partial} trial(s) unfinished" if partial else ""
     title = title or f"{name}{note}\n{describe(cfg, net, T)}"
     out = out or sweep.dir / f"{which}.png"
     png = plot_accuracy_curve(
-        curve, xlabel, title, out, logx=which == "fig4", paper=PAPER_POINTS[which]
+        curve,
+        xlabel,
+        title,
+        out,
+        logx=which == "fig4",
+        paper=PAPER_POINTS[which],
+        others=others,
+        label=Path(d).name if others else None,
     )
     keys = ["x", "n", "final_mean", "final_std", "best_mean", "best_std"]
     header = ["N" if which == "fig4" else "T", "trials"] + [f"{k}_test_accuracy" for k in keys[2:]]
-    csv = write_csv(
-        out.with_suffix(".csv"),
-        header,
-        [[_num(curve[k][i].item()) for k in keys] for i in range(len(curve["x"]))],
-    )
-    return [png, csv]
+
+    def table(c: dict) -> list[list]:
+        return [[_num(c[k][i].item()) for k in keys] for i in range(len(c["x"]))]
+
+    if not compare:
+        return [png, write_csv(out.with_suffix(".csv"), header, table(curve))]
+    # compared: one table, the sweep directory in the first column
+    rows = [[str(d), *r] for r in table(curve)]
+    rows += [[str(c), *r] for c, (_, cc) in zip(compare, others, strict=True) for r in table(cc)]
+    return [png, write_csv(out.with_suffix(".csv"), ["sweep", *header], rows)]
 
 
 #: What Fig. 4 / 5 plot the accuracy against: the swept parameter and its description.
@@ -192,20 +233,31 @@ def _fig8(run: Path, out: Path, title: str | None) -> list[Path]:
 
 
 def draw_figure(
-    which: str, directory: str | Path, out: str | Path | None = None, title: str | None = None
+    which: str,
+    directory: str | Path,
+    out: str | Path | None = None,
+    title: str | None = None,
+    compare: Sequence[str | Path] = (),
 ) -> list[Path]:
     """Draw figure ``which`` (one of :data:`FIGURES`) from ``directory`` (a sweep directory for
     fig4/fig5, a recorded run for fig6-8) into ``out`` (default ``DIRECTORY/<which>.png``) and
     a CSV file beside it; ``title`` replaces the generated one.  Returns the files written.
 
+    Args:
+        compare: fig4/fig5 only: more sweeps over the same parameter, drawn beside the first
+            (labelled by how their config differs from it, e.g. another rule); the CSV then
+            has one table of all of them, the sweep directory in its first column ``sweep``.
+
     Raises:
-        FigureError: the directory lacks what the figure needs.
+        FigureError: the directory lacks what the figure needs, or ``compare`` for fig6-8.
     """
     if which not in FIGURES:
         raise FigureError(f"unknown figure {which!r}; choose one of {', '.join(FIGURES)}")
     out_path = Path(out) if out else None
     if which in ("fig4", "fig5"):
-        return _fig_sweep(which, directory, out_path, title)
+        return _fig_sweep(which, directory, out_path, title, compare)
+    if compare:
+        raise FigureError(f"figure {which} is drawn from one run; compare is for fig4 and fig5")
     run = Path(directory)
     if not run.is_dir():
         raise FigureError(f"{run} is not a directory")

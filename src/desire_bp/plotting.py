@@ -57,6 +57,8 @@ def plot_accuracy_curve(
     out: str | Path,
     logx: bool = True,
     paper: dict[float, float] | None = None,
+    others: Sequence[tuple[str, dict[str, np.ndarray]]] = (),
+    label: str | None = None,
 ) -> Path:
     """Fig. 4 / 5: test accuracy (percent) against a swept parameter.
 
@@ -66,30 +68,42 @@ def plot_accuracy_curve(
         xlabel: e.g. ``"N (784-2N-N-10)"``.
         logx: logarithmic x axis (base 2).
         paper: optional reference points ``{x: accuracy}`` drawn as crosses.
+        others: more ``(label, curve)`` pairs drawn beside ``curve``, each in its own colour.
+        label: the legend name of ``curve`` (default none: "best / final test accuracy").
     """
-    fig = Figure(figsize=(6.4, 4.2))
+    fig = Figure(figsize=(6.4, 4.2) if not others else (7.6, 4.8))
     ax = fig.add_subplot()
-    x = np.asarray(curve["x"], float)
-    # best values labelled above their points, final ones below, so close pairs stay legible
-    for key, label, style, dy, va in (
-        ("best", "best test accuracy", "o-", 6, "bottom"),
-        ("final", "final test accuracy", "s--", -6, "top"),
-    ):
-        m, s = np.asarray(curve[f"{key}_mean"]), np.asarray(curve[f"{key}_std"])
-        ax.errorbar(
-            x, m, yerr=np.where(np.asarray(curve["n"]) > 1, s, 0), fmt=style, capsize=3, label=label
-        )
-        for xi, mi in zip(x, m, strict=True):
-            if np.isfinite(mi):
-                ax.annotate(
-                    f"{mi:.1f}",
-                    (xi, mi),
-                    textcoords="offset points",
-                    xytext=(0, dy),
-                    ha="center",
-                    va=va,
-                    fontsize=7,
-                )
+    xs: list[float] = []
+    for k, (name, c) in enumerate([(label, curve), *others]):
+        x = np.asarray(c["x"], float)
+        xs += list(x)
+        # best values labelled above their points, final ones below, so close pairs stay legible
+        for key, style, dy, va in (("best", "o-", 6, "bottom"), ("final", "s--", -6, "top")):
+            m, s = np.asarray(c[f"{key}_mean"]), np.asarray(c[f"{key}_std"])
+            what = f"{key} test accuracy"
+            ax.errorbar(
+                x,
+                m,
+                yerr=np.where(np.asarray(c["n"]) > 1, s, 0),
+                fmt=style,
+                capsize=3,
+                color=None if not others else f"C{k}",
+                alpha=1.0 if key == "best" or not others else 0.7,
+                label=f"{what}, {name}" if name else what,
+            )
+            for xi, mi in zip(x, m, strict=True):
+                if np.isfinite(mi):
+                    ax.annotate(
+                        f"{mi:.1f}",
+                        (xi, mi),
+                        textcoords="offset points",
+                        xytext=(0, dy),
+                        ha="center",
+                        va=va,
+                        fontsize=7,
+                        color=None if not others else f"C{k}",
+                    )
+    x = np.unique(np.asarray(xs, float))
     if paper:
         ax.plot(
             list(paper),

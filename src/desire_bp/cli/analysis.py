@@ -108,7 +108,9 @@ def cmd_figure(args: argparse.Namespace) -> int:
         raise CLIError(f"figure {which} needs a run directory: desire-bp figure {which} RUN")
     else:
         d = args.dir
-    for p in draw_figure(which, d, args.out, args.title):
+    if args.compare and which not in ("fig4", "fig5"):
+        raise CLIError(f"--compare draws more sweeps beside the first: fig4 and fig5, not {which}")
+    for p in draw_figure(which, d, args.out, args.title, args.compare or ()):
         print(f"wrote {p}")
     return 0
 
@@ -345,6 +347,13 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     f.add_argument("name", choices=FIGURES)
     f.add_argument("dir", nargs="?", metavar="DIR", help="run directory (fig6-8) or sweep dir")
     f.add_argument("--sweep-dir", help="sweep directory (fig4, fig5)")
+    f.add_argument(
+        "--compare",
+        action="append",
+        metavar="SWEEP_DIR",
+        help="fig4, fig5: another sweep over the same parameter drawn beside the first, "
+        "labelled by how its config differs (repeat for more); the CSV then holds all of them",
+    )
     f.add_argument("--out", help="PNG to write (CSV beside it; default DIR/<name>.png)")
     f.add_argument("--title", help="replace the generated title")
     f.set_defaults(func=cmd_figure)
