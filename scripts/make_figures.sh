@@ -17,3 +17,8 @@ $B figure fig5 --sweep-dir $R/fig5 --out $F/fig5.png
 for fig in fig6 fig7 fig8; do
     $B figure $fig results/mnist-seed1 --out $F/$fig.png
 done
+# The full-length Fig. 4 so far (scripts/long_runs.sh B runs its sweep, results/figures/fig4-full),
+# alone and beside the same sweep under the rule extension --potentiation below-target.
+$B figure fig4 --sweep-dir $F/fig4-full --out $F/fig4-full/fig4.png
+$B figure fig4 --sweep-dir $F/fig4-full --compare results/experiments/fig4-below-target \
+    --out $F/fig4-full/fig4-rules.png
