@@ -81,7 +81,8 @@ def _sweep_label(which: str, d: str | Path, cfg: Config, base: Config) -> str:
     """A compared sweep's legend label: its directory name and how its trials' config differs
     from the main sweep's (beside the swept parameter and the seed)."""
     skip = {"sizes", "seed"} if which == "fig4" else {"T", "seed"}
-    diff = [f"{k}={cfg.to_dict()[k]}" for k in base.differing_fields(cfg) if k not in skip]
+    values = cfg.to_dict()
+    diff = [f"{k}={values[k]}" for k in base.differing_fields(cfg) if k not in skip]
     return Path(d).name + (f" ({', '.join(diff)})" if diff else "")
 
 
