@@ -13,6 +13,7 @@ allow_pickle=False)`` reads it and nothing executes code on load.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -24,12 +25,21 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from .config import Config, ConfigError
+from .config import Config, ConfigError, InitFrom
 
 FORMAT = "desire-bp-checkpoint"
 VERSION = 1
 
-__all__ = ["Checkpoint", "CheckpointError", "save_checkpoint", "load_checkpoint", "atomic_write"]
+__all__ = [
+    "Checkpoint",
+    "CheckpointError",
+    "atomic_write",
+    "file_sha256",
+    "load_checkpoint",
+    "load_start",
+    "save_checkpoint",
+    "start_from",
+]
 
 
 class CheckpointError(ValueError):
@@ -143,3 +153,37 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
         why = "it would need unpickling, which is never done" if "pickle" in str(e) else e
         raise CheckpointError(f"checkpoint {path}: not a readable .npz archive ({why})") from e
     return Checkpoint(weights, cfg, meta)
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """SHA-256 of the file ``path``, as a hex string (read in 1 MiB blocks)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def start_from(path: str | os.PathLike) -> tuple[InitFrom, list[np.ndarray]]:
+    """The weights of checkpoint ``path`` as the start of a new run (``train --init-from``),
+    with the record of where they came from (path, epoch index, SHA-256 of the file) that the
+    new run's config keeps as ``init_from``."""
+    ck = load_checkpoint(path)
+    return InitFrom(str(path), ck.meta.get("epoch"), file_sha256(path)), ck.weights
+
+
+def load_start(origin: InitFrom, where: str | os.PathLike) -> list[np.ndarray]:
+    """The weights a run recorded as its ``init_from`` origin, read back from that file.
+
+    Raises:
+        CheckpointError: the file is gone, or its SHA-256 is no longer the recorded one (the
+            message names ``where``, the run or checkpoint asking, and the file).
+    """
+    src = Path(origin.path)
+    if not src.is_file():
+        raise CheckpointError(f"{where}: its run started from {src}, which no longer exists")
+    if origin.sha256 and file_sha256(src) != origin.sha256:
+        raise CheckpointError(
+            f"{where}: its run started from {src}, which has changed since (SHA-256 differs)"
+        )
+    return load_checkpoint(src).weights

@@ -25,9 +25,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from .checkpoint import Checkpoint
 
 __all__ = [
     "LayerFingerprint",
@@ -244,36 +247,32 @@ def load_weights(path: str | Path) -> list[np.ndarray]:
     return list(load_checkpoint(path).weights)
 
 
-def initial_weights(path: str | Path) -> list[np.ndarray]:
-    """The weights the run of the desire-bp checkpoint ``path`` started from, ``(n_out, n_in)``
-    float32 each: the seeded Kaiming-normal initialisation of its config (quantized as the
-    run quantized it, for integer training), or, for a run started with ``--init-from``, the
-    weights of that checkpoint (the file must still have the SHA-256 the run recorded).
+def initial_weights(source: str | Path | Checkpoint, name: str = "") -> list[np.ndarray]:
+    """The weights the run of a desire-bp checkpoint (its ``.npz`` path, or the checkpoint
+    already loaded) started from, ``(n_out, n_in)`` float32 each: the seeded Kaiming-normal
+    initialisation of its config (quantized as the run quantized it, for integer training),
+    or, for a run started with ``--init-from``, the weights of that checkpoint (the file must
+    still have the SHA-256 the run recorded). ``name`` names a loaded checkpoint in errors.
 
     Raises:
-        ValueError: ``path`` is not a desire-bp ``.npz`` checkpoint (an imported model has no
+        ValueError: ``source`` is not a desire-bp ``.npz`` checkpoint (an imported model has no
             known start), or the ``--init-from`` source is missing or has changed since (the
             message names it).
     """
-    import hashlib
-
-    from .checkpoint import load_checkpoint
+    from .checkpoint import Checkpoint, load_checkpoint, load_start
     from .engine.network import Network
 
-    path = Path(path)
-    if path.suffix != ".npz":
-        raise ValueError(f"{path}: the initial weights are known for desire-bp .npz checkpoints")
-    cfg = load_checkpoint(path).config
-    origin = cfg.init_from
-    if origin is not None:
-        src = Path(origin.path)
-        if not src.is_file():
-            raise ValueError(f"{path}: its run started from {src}, which no longer exists")
-        if origin.sha256 and hashlib.sha256(src.read_bytes()).hexdigest() != origin.sha256:
+    if isinstance(source, Checkpoint):
+        cfg, where = source.config, name or "checkpoint"
+    else:
+        path = Path(source)
+        if path.suffix != ".npz":
             raise ValueError(
-                f"{path}: its run started from {src}, which has changed since (SHA-256 differs)"
+                f"{path}: the initial weights are known for desire-bp .npz checkpoints"
             )
-        weights = load_checkpoint(src).weights
+        cfg, where = load_checkpoint(path).config, str(path)
+    if cfg.init_from is not None:
+        weights = load_start(cfg.init_from, where)
         net = Network(weights, cfg.replace(integer=None, init_from=None))
     else:
         net = Network.init(cfg.replace(integer=None))

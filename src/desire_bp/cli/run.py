@@ -19,7 +19,6 @@ from ..config import (
     SCHEDULE_FIELDS,
     SPLITS,
     Config,
-    InitFrom,
     IntSpec,
 )
 from .options import (
@@ -149,20 +148,16 @@ def _flag(name: str) -> str:
 def _initial_weights(path: Path, cfg: Config) -> tuple[Config, list]:
     """Weights of the checkpoint ``path`` for a new run of ``cfg``; the config records where
     they came from (``init_from``: path, epoch index, SHA-256 of the file)."""
-    import hashlib
+    from ..checkpoint import start_from
 
-    from ..checkpoint import load_checkpoint
-
-    ck = load_checkpoint(path)
-    if tuple(ck.config.sizes) != tuple(cfg.sizes):
+    origin, weights = start_from(path)
+    sizes = [weights[0].shape[1]] + [w.shape[0] for w in weights]
+    if tuple(sizes) != tuple(cfg.sizes):
         raise CLIError(
-            f"--init-from {path}: its layer sizes {'-'.join(map(str, ck.config.sizes))} differ "
+            f"--init-from {path}: its layer sizes {'-'.join(map(str, sizes))} differ "
             f"from this run's {'-'.join(map(str, cfg.sizes))}"
         )
-    origin = InitFrom(
-        str(path), ck.meta.get("epoch"), hashlib.sha256(path.read_bytes()).hexdigest()
-    )
-    return cfg.replace(init_from=origin), ck.weights
+    return cfg.replace(init_from=origin), weights
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -235,18 +230,22 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_fingerprint(args: argparse.Namespace) -> int:
+    from ..checkpoint import load_checkpoint
     from ..fingerprint import fingerprint, format_fingerprints, initial_weights, load_weights
 
     names, fps = [], []
     for path in args.checkpoints:
-        weights = load_weights(path)
         names.append(path.parent.name + "/" + path.name if args.short_names else str(path))
         initial = None
         if args.from_init and path.suffix == ".npz":
+            ck = load_checkpoint(path)  # once for both the weights and their start
+            weights = ck.weights
             try:
-                initial = initial_weights(path)
+                initial = initial_weights(ck, name=str(path))
             except ValueError as e:
                 raise CLIError(f"--from-init: {e}") from None
+        else:
+            weights = load_weights(path)
         fps.append(fingerprint(weights, args.thresholds, initial))
     if args.json:
         print(dumps_json({n: fp.to_dict() for n, fp in zip(names, fps, strict=True)}))
