@@ -305,6 +305,11 @@ def test_report_summary_and_curves(tmp_path, small_data, capsys):
     assert (tmp_path / "accuracy.png").stat().st_size > 1000 and out["png"].endswith(".png")
     assert main(["report", str(tmp_path / "empty")]) == 2
     capsys.readouterr()
+    # --no-curves leaves the run directory as it was
+    (tmp_path / "accuracy.png").unlink()
+    assert main(["report", str(tmp_path), "--no-curves"]) == 0
+    assert not (tmp_path / "accuracy.png").exists()
+    assert "curves in" not in capsys.readouterr().out
     # two runs compared: the label names how the second differs from the first
     other = tmp_path / "seed6"
     train(cfg.replace(seed=6), other, data=small_data, progress=False, log=None)

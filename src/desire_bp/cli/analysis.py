@@ -149,9 +149,9 @@ def cmd_report(args: argparse.Namespace) -> int:
         print(f"test accuracy of {len(args.run_dirs)} runs in {png}")
     for run in args.run_dirs:
         s = summarize(run)
-        png = plot_curves(run, paper=PAPER.get(s["dataset"]))
+        png = None if args.no_curves else plot_curves(run, paper=PAPER.get(s["dataset"]))
         if args.json:
-            print(dumps_json({**s, "png": str(png)}))
+            print(dumps_json({**s, "png": str(png) if png else None}))
         else:
             val = (
                 f", chosen on validation {s['best_val_accuracy']:.2f} %"
@@ -170,7 +170,7 @@ def cmd_report(args: argparse.Namespace) -> int:
                 f"{s['epochs_done']}/{s['epochs_planned']} epochs: final "
                 f"{s['final_test_accuracy']:.2f} %, best {s['best_test_accuracy']:.2f} % (epoch "
                 f"{s['best_epoch']}{val}), {s['seconds_per_epoch_median']:.1f} s/epoch (median)"
-                f"{wtext}; curves in {png}"
+                f"{wtext}" + (f"; curves in {png}" if png else "")
             )
     for w in windows or []:
         if args.json:
@@ -388,6 +388,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="the runs are seeds of one configuration: also print the mean ± std of their "
         "final and best test accuracy (refused if the configs differ in more than the seed)",
+    )
+    p.add_argument(
+        "--no-curves",
+        action="store_true",
+        help="print only: do not (re)draw each run's RUN_DIR/accuracy.png",
     )
     p.set_defaults(func=cmd_report)
 
