@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,36 @@ def _run_config(run_dir: Path) -> Config:
     return Config.from_dict(json.loads(path.read_text()))
 
 
+@dataclass(frozen=True)
+class _Swept:
+    """What Fig. 4 or 5 plots the test accuracy against, and how it is drawn."""
+
+    param: str  # the swept parameter, as ``desire-bp sweep --grid`` names it
+    what: str  # its description in errors
+    field: str  # the Config field it sets (left out of compared sweeps' labels)
+    xlabel: str
+    name: str  # the title's first line
+    net: str | None  # the network in the title (None: the trials' own)
+    T: str | None  # T in the title (None: the trials' own)
+    logx: bool
+
+    def x(self, cfg: Config) -> float:
+        """The point's abscissa: N, the last hidden layer of 784-2N-N-10, or T."""
+        return cfg.sizes[-2] if self.param == "N" else cfg.T
+
+
+SWEPT = {
+    "fig4": _Swept(
+        "N", "the hidden size N of 784-2N-N-10", "sizes", "N (network 784-2N-N-10)",
+        "Fig. 4: test accuracy vs hidden neurons N", "784-2N-N-10", None, True,
+    ),
+    "fig5": _Swept(
+        "T", "the time steps T", "T", "time steps T",
+        "Fig. 5: test accuracy vs time steps T", None, "swept", False,
+    ),
+}  # fmt: skip
+
+
 def _sweep_curve(which: str, d: str | Path) -> tuple[dict, Config, Any, int]:
     """The Fig. 4 / 5 curve of the sweep ``d``: ``(curve, first trial's config, sweep,
     unfinished trials)``."""
@@ -66,12 +97,10 @@ def _sweep_curve(which: str, d: str | Path) -> tuple[dict, Config, Any, int]:
     rows = [r for r in sweep.results() if r["epochs_done"] > 0]
     if not rows:
         raise FigureError(f"no trial of {d} has finished an epoch yet (run desire-bp sweep {d})")
-    if which == "fig4":
-        xs = [r["config"].sizes[-2] for r in rows]  # N: the last hidden layer of 784-2N-N-10
-    else:
-        xs = [r["config"].T for r in rows]
     curve = accuracy_curve(
-        xs, [r["final_test_accuracy"] for r in rows], [r["best_test_accuracy"] for r in rows]
+        [SWEPT[which].x(r["config"]) for r in rows],
+        [r["final_test_accuracy"] for r in rows],
+        [r["best_test_accuracy"] for r in rows],
     )
     partial = sum(r["status"] != "done" for r in sweep.results())
     return curve, rows[0]["config"], sweep, partial
@@ -80,7 +109,7 @@ def _sweep_curve(which: str, d: str | Path) -> tuple[dict, Config, Any, int]:
 def _sweep_label(which: str, d: str | Path, cfg: Config, base: Config) -> str:
     """A compared sweep's legend label: its directory name and how its trials' config differs
     from the main sweep's (beside the swept parameter and the seed)."""
-    skip = {"sizes", "seed"} if which == "fig4" else {"T", "seed"}
+    skip = {SWEPT[which].field, "seed"}
     values = cfg.to_dict()
     diff = [f"{k}={values[k]}" for k in base.differing_fields(cfg) if k not in skip]
     return Path(d).name + (f" ({', '.join(diff)})" if diff else "")
@@ -101,27 +130,22 @@ def _fig_sweep(
         c_curve, c_cfg, _, c_partial = _sweep_curve(which, c)
         partial += c_partial
         others.append((_sweep_label(which, c, c_cfg, cfg), c_curve))
-    if which == "fig4":
-        xlabel, net, T = "N (network 784-2N-N-10)", "784-2N-N-10", None
-        name = "Fig. 4: test accuracy vs hidden neurons N"
-    else:
-        xlabel, net, T = "time steps T", None, "swept"
-        name = "Fig. 5: test accuracy vs time steps T"
+    fig = SWEPT[which]
     note = f"; {partial} trial(s) unfinished" if partial else ""
-    title = title or f"{name}{note}\n{describe(cfg, net, T)}"
+    title = title or f"{fig.name}{note}\n{describe(cfg, fig.net, fig.T)}"
     out = out or sweep.dir / f"{which}.png"
     png = plot_accuracy_curve(
         curve,
-        xlabel,
+        fig.xlabel,
         title,
         out,
-        logx=which == "fig4",
+        logx=fig.logx,
         paper=PAPER_POINTS[which],
         others=others,
         label=Path(d).name if others else None,
     )
     keys = ["x", "n", "final_mean", "final_std", "best_mean", "best_std"]
-    header = ["N" if which == "fig4" else "T", "trials"] + [f"{k}_test_accuracy" for k in keys[2:]]
+    header = [fig.param, "trials"] + [f"{k}_test_accuracy" for k in keys[2:]]
 
     def table(c: dict) -> list[list]:
         return [[_num(c[k][i].item()) for k in keys] for i in range(len(c["x"]))]
@@ -134,14 +158,10 @@ def _fig_sweep(
     return [png, write_csv(out.with_suffix(".csv"), ["sweep", *header], rows)]
 
 
-#: What Fig. 4 / 5 plot the accuracy against: the swept parameter and its description.
-SWEPT = {"fig4": ("N", "the hidden size N of 784-2N-N-10"), "fig5": ("T", "the time steps T")}
-
-
 def _check_swept(which: str, sweep) -> None:
     """Refuse a sweep that does not vary the figure's parameter, or varies others too (their
     trials would be averaged into one point); ``seed`` may vary (repeats)."""
-    param, what = SWEPT[which]
+    param, what = SWEPT[which].param, SWEPT[which].what
     swept = [*sweep.search.get("grid", {}), *sweep.search.get("random", {})]
     others = [p for p in swept if p not in (param, "seed")]
     if param in swept and not others:
