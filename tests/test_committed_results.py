@@ -38,6 +38,22 @@ def test_headline_runs_are_the_presets(run):
     assert run_config(RESULTS / "spec-schedule" / run) == preset(run, spec_schedule=True)
 
 
+@pytest.mark.parametrize(
+    ("run", "name", "seed"),
+    [
+        ("mnist-seed1", "mnist", 1),
+        ("mnist-seed2", "mnist", 2),
+        ("fashion-mnist-seed1", "fashion-mnist", 1),
+    ],
+)
+def test_seed_runs_are_the_presets_with_another_seed(run, name, seed):
+    """The README's mean ± std over seeds averages runs that differ in the seed only."""
+    from desire_bp import preset
+    from desire_bp.training import run_config
+
+    assert run_config(RESULTS / run) == preset(name).replace(seed=seed)
+
+
 @pytest.mark.parametrize(("run", "data_fixture"), RUNS)
 @pytest.mark.parametrize("which", ["checkpoint.npz", "best.npz"])
 def test_committed_checkpoint_reproduces_its_accuracy(run, data_fixture, which, request, capsys):
