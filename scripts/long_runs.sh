@@ -53,9 +53,9 @@ A)
     # Fig. 5 at full length (issue 16), N = 800, T = 20 reused from the preset run.
     sweep results/figures/fig5-full --figure fig5 --values 5,10,15,20,25,30 \
         --reuse results/mnist
-    # T = 5 collapses under the specification's rule (saturated first-layer neurons desired +1,
-    # as in the small Fig. 4 networks): the same network with the extension.
-    run results/experiments/fig5-t5-below-target --preset mnist --T 5 --potentiation below-target
+    # (T = 5 with --potentiation below-target was tried and stopped after 4 epochs: its cap,
+    # T - error_margin = 1 spike, stops every hidden neuron that fires from being potentiated,
+    # and both hidden layers fell silent in epoch 1; results/figures/README.md, Fig. 5.)
     # The extension's second seed, on validation, against its seed 0 above.
     run results/experiments/fashion-below-target-seed1-validation --preset fashion-mnist \
         --potentiation below-target --seed 1 --validation 10000
