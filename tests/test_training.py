@@ -187,6 +187,16 @@ def test_init_weights_starts_a_new_run_from_given_weights(tmp_path, small_data):
 # ----------------------------------------------------------------------------- CLI
 
 
+@pytest.mark.parametrize(("T", "warned"), [(5, True), (6, False)])
+def test_cli_train_warns_of_a_potentiation_cap_of_one_spike(T, warned, tmp_path, mnist_dir, capsys):
+    args = ["train", "--hidden", "16,8", "--epochs", "1", "--train-samples", "20",
+            "--test-samples", "20", "--T", str(T), "--potentiation", "below-target",
+            "--run-dir", str(tmp_path / "run"), "--no-progress"]  # fmt: skip
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert ("caps potentiation at 1 spike(s)" in err) is warned
+
+
 def test_cli_train_eval_resume(tmp_path, mnist_dir, capsys):
     run = tmp_path / "run"
     args = [

@@ -76,6 +76,14 @@ def cmd_train(args: argparse.Namespace) -> int:
         f"network {'-'.join(map(str, cfg.sizes))}, T={cfg.T}, {cfg.epochs} epochs, "
         f"dataset {cfg.dataset}, engine {args.engine}"
     )
+    if cfg.potentiation == "below-target" and cfg.potentiation_cap <= 1:
+        print(
+            f"warning: --potentiation below-target with T={cfg.T} and error margin "
+            f"{cfg.error_margin} caps potentiation at {cfg.potentiation_cap} spike(s): no hidden "
+            "neuron that fires is potentiated (at T=5 both hidden layers fell silent in epoch 1; "
+            "docs/training.md)",
+            file=sys.stderr,
+        )
     hooks = _record_hooks(args, cfg, run_dir)
     _, rows = train(
         cfg,
