@@ -22,3 +22,5 @@ done
 $B figure fig4 --sweep-dir $F/fig4-full --out $F/fig4-full/fig4.png
 $B figure fig4 --sweep-dir $F/fig4-full --compare results/experiments/fig4-below-target \
     --out $F/fig4-full/fig4-rules.png
+# The full-length Fig. 5 so far (scripts/long_runs.sh A runs its sweep, results/figures/fig5-full).
+$B figure fig5 --sweep-dir $F/fig5-full --out $F/fig5-full/fig5.png
