@@ -84,6 +84,10 @@ B)
     # Fig. 4 at full length (issue 16): N = 400 and 1600 remain.
     sweep results/figures/fig4-full --figure fig4 --values 25,50,100,200,400,800,1600 \
         --reuse results/mnist
+    # Then Fig. 5's remaining trials, shared with lane A (each lane leaves the trial the other
+    # is training to it).
+    sweep results/figures/fig5-full --figure fig5 --values 5,10,15,20,25,30 \
+        --reuse results/mnist
     # The extension on all 60,000 training images, against results/fashion-mnist.
     run results/experiments/fashion-below-target --preset fashion-mnist \
         --potentiation below-target

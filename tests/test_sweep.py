@@ -306,6 +306,40 @@ def test_figures_refuse_sweeps_over_other_parameters(tmp_path: Path, capsys) -> 
         draw_figure("fig4", n_seed)
 
 
+def test_a_trial_another_process_trains_is_left_to_it(
+    tmp_path: Path, mnist_dir: Path, monkeypatch
+) -> None:
+    """Two sweep processes on one directory share its trials: the one that finds a trial's run
+    directory locked goes on to the next trial instead of failing, and says so."""
+    import fcntl
+    import os
+    import pickle
+
+    from desire_bp.training import LOCK_FILE, RunInUse
+
+    monkeypatch.setattr(sw.ray_backend, "ray_available", lambda: False)
+    s = sw.Sweep.create(tmp_path / "sweep", tiny(epochs=1), {"lr": [1e-4, 3e-4]})
+    t0, t1 = s.trials
+    held = s.trial_dir(t0)
+    held.mkdir(parents=True)
+    fd = os.open(held / LOCK_FILE, os.O_RDWR | os.O_CREAT)  # what a training process holds
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.pwrite(fd, b"4242\n", 0)
+        msgs: list[str] = []
+        rows = s.run("local", log=msgs.append)
+    finally:
+        os.close(fd)
+    assert [r["status"] for r in rows] == ["pending", "done"]
+    assert f"trial {t0.id} is being trained by another process (4242): left to it" in msgs
+    assert any(f"1 trial(s) left to other processes ({t0.id})" in m for m in msgs)
+    assert sorted(p.name for p in held.iterdir()) == [LOCK_FILE]  # nothing written there
+    assert [r["status"] for r in s.run("local", log=None)] == ["done", "done"]
+    # The error crosses a process pool (the workers' path) with its process id.
+    e = pickle.loads(pickle.dumps(RunInUse("in use", "17")))
+    assert isinstance(e, RunInUse) and str(e) == "in use" and e.pid == "17"
+
+
 def test_summary_of_missing_trial(tmp_path: Path) -> None:
     s = sw.Sweep.create(tmp_path, tiny(), {"lr": [1e-4]})
     (row,) = s.results()

@@ -48,6 +48,7 @@ from .fingerprint import summary as weight_summary
 __all__ = [
     "EpochMetrics",
     "RunError",
+    "RunInUse",
     "epoch_rng",
     "train_epoch",
     "training_arrays",
@@ -61,6 +62,21 @@ MASK_BLOCK = 512  # samples whose dropout masks are drawn at once
 
 class RunError(RuntimeError):
     """A run directory is inconsistent or cannot be resumed; the message says why."""
+
+
+class RunInUse(RunError):
+    """Another process is training in the run directory (it holds the directory's lock).
+
+    Attributes:
+        pid: that process's id as it wrote it into the lock file (``"?"`` if unreadable).
+    """
+
+    def __init__(self, message: str, pid: str) -> None:
+        super().__init__(message)
+        self.pid = pid
+
+    def __reduce__(self):  # picklable across a process pool: both arguments, not just args
+        return type(self), (str(self), self.pid)
 
 
 @dataclass
@@ -468,9 +484,10 @@ def _run_lock(run: Path | None) -> Iterator[bool]:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
                 other = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
-                raise RunError(
+                raise RunInUse(
                     f"run directory {run} is in use by another training (process {other}); "
-                    "wait for it to end or choose another directory"
+                    "wait for it to end or choose another directory",
+                    other,
                 ) from None
             os.ftruncate(fd, 0)
             os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)

@@ -492,32 +492,57 @@ class Sweep:
 
     def _run_local(self, todo, workers, data_dir, engine, log, say) -> None:
         """One trial after the other in this process (``workers`` 1: per-epoch lines and bars)
-        or in ``workers`` processes (one line per finished trial)."""
+        or in ``workers`` processes (one line per finished trial).
+
+        A trial that another process is training (its run directory is locked: a second
+        ``desire-bp sweep DIR`` on this machine, or on another one sharing the directory) is
+        left to it, so several sweep processes share one sweep's trials."""
+        from ..training import RunInUse
+
         t_start = time.perf_counter()
         kw = {"data_dir": data_dir, "engine": engine}
+        elsewhere: list[str] = []
+
+        def left(t: Trial, e: RunInUse) -> None:
+            elsewhere.append(t.id)
+            say(f"trial {t.id} is being trained by another process ({e.pid}): left to it")
+
         if workers == 1:
             for k, t in enumerate(todo, start=1):
                 t0 = time.perf_counter()
                 say(f"trial {k}/{len(todo)}: {t.id}")
-                s = run_trial(self.dir, t, self.base, **kw, log=log, progress=True)
+                try:
+                    s = run_trial(self.dir, t, self.base, **kw, log=log, progress=True)
+                except RunInUse as e:
+                    left(t, e)
+                    continue
                 say(trial_line(t, s, time.perf_counter() - t0, k, len(todo), t_start))
                 self.write_results()
-            return
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor, as_completed
+        else:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor, as_completed
 
-        say(f"{len(todo)} trials in {workers} worker processes (one Numba thread each)")
-        ctx = multiprocessing.get_context("spawn")  # no fork of a process with Numba threads
-        with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
-            futures = {
-                pool.submit(run_trial, self.dir, t, self.base, **kw, threads=1, log=None): t
-                for t in todo
-            }
-            for k, fut in enumerate(as_completed(futures), start=1):
-                t = futures[fut]
-                s = fut.result()
-                say(trial_line(t, s, s["seconds"], k, len(todo), t_start))
-                self.write_results()
+            say(f"{len(todo)} trials in {workers} worker processes (one Numba thread each)")
+            ctx = multiprocessing.get_context("spawn")  # no fork of a process with Numba threads
+            with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+                futures = {
+                    pool.submit(run_trial, self.dir, t, self.base, **kw, threads=1, log=None): t
+                    for t in todo
+                }
+                for k, fut in enumerate(as_completed(futures), start=1):
+                    t = futures[fut]
+                    try:
+                        s = fut.result()
+                    except RunInUse as e:
+                        left(t, e)
+                        continue
+                    say(trial_line(t, s, s["seconds"], k, len(todo), t_start))
+                    self.write_results()
+        if elsewhere:
+            say(
+                f"{len(elsewhere)} trial(s) left to other processes ({', '.join(elsewhere)}): "
+                "the table is complete once they finish"
+            )
 
 
 def _config_changes(a: Config, b: Config) -> str:
