@@ -84,8 +84,8 @@ SWEPT = {
 
 
 def _sweep_curve(which: str, d: str | Path) -> tuple[dict, Config, Any, int]:
-    """The Fig. 4 / 5 curve of the sweep ``d``: ``(curve, first trial's config, sweep,
-    unfinished trials)``."""
+    """The Fig. 4 / 5 curve of the finished trials of the sweep ``d``: ``(curve, first
+    finished trial's config, sweep, number of unfinished trials, which are not drawn)``."""
     from .analysis import accuracy_curve
     from .sweep import Sweep, SweepError
 
@@ -94,16 +94,19 @@ def _sweep_curve(which: str, d: str | Path) -> tuple[dict, Config, Any, int]:
     except SweepError as e:
         raise FigureError(str(e)) from e
     _check_swept(which, sweep)
-    rows = [r for r in sweep.results() if r["epochs_done"] > 0]
+    results = sweep.results()
+    # a trial still training has no final accuracy yet: only finished trials are drawn
+    rows = [r for r in results if r["status"] in ("done", "stopped")]
     if not rows:
-        raise FigureError(f"no trial of {d} has finished an epoch yet (run desire-bp sweep {d})")
+        raise FigureError(
+            f"no trial of {d} has finished yet ({len(results)} unfinished; run desire-bp sweep {d})"
+        )
     curve = accuracy_curve(
         [SWEPT[which].x(r["config"]) for r in rows],
         [r["final_test_accuracy"] for r in rows],
         [r["best_test_accuracy"] for r in rows],
     )
-    partial = sum(r["status"] != "done" for r in sweep.results())
-    return curve, rows[0]["config"], sweep, partial
+    return curve, rows[0]["config"], sweep, len(results) - len(rows)
 
 
 def _sweep_label(which: str, d: str | Path, cfg: Config, base: Config) -> str:
@@ -131,7 +134,7 @@ def _fig_sweep(
         partial += c_partial
         others.append((_sweep_label(which, c, c_cfg, cfg), c_curve))
     fig = SWEPT[which]
-    note = f"; {partial} trial(s) unfinished" if partial else ""
+    note = f"; {partial} unfinished trial(s) not drawn" if partial else ""
     title = title or f"{fig.name}{note}\n{describe(cfg, fig.net, fig.T)}"
     out = out or sweep.dir / f"{which}.png"
     png = plot_accuracy_curve(
@@ -263,6 +266,8 @@ def draw_figure(
     """Draw figure ``which`` (one of :data:`FIGURES`) from ``directory`` (a sweep directory for
     fig4/fig5, a recorded run for fig6-8) into ``out`` (default ``DIRECTORY/<which>.png``) and
     a CSV file beside it; ``title`` replaces the generated one.  Returns the files written.
+    Fig. 4 and 5 draw a sweep's finished trials (a trial still training is left out, and the
+    title counts it).
 
     Args:
         compare: fig4/fig5 only: more sweeps over the same parameter, drawn beside the first

@@ -77,7 +77,8 @@ def plot_accuracy_curve(
     for k, (name, c) in enumerate([(label, curve), *others]):
         x = np.asarray(c["x"], float)
         xs += list(x)
-        # best values labelled above their points, final ones below, so close pairs stay legible
+        # best values labelled above their points, final ones below, so close pairs stay legible;
+        # two decimals, as the accuracies are reported everywhere else
         for key, style, dy, va in (("best", "o-", 6, "bottom"), ("final", "s--", -6, "top")):
             m, s = np.asarray(c[f"{key}_mean"]), np.asarray(c[f"{key}_std"])
             what = f"{key} test accuracy"
@@ -94,7 +95,7 @@ def plot_accuracy_curve(
             for xi, mi in zip(x, m, strict=True):
                 if np.isfinite(mi):
                     ax.annotate(
-                        f"{mi:.1f}",
+                        f"{mi:.2f}",
                         (xi, mi),
                         textcoords="offset points",
                         xytext=(0, dy),
