@@ -1,5 +1,6 @@
 """The committed paper-reproduction runs reproduce their own figures.
 
+The paper's Fig. 4 and 5 in ``results/figures`` are drawn from their committed full-length sweeps.
 For every run directory under ``results/`` with a ``checkpoint.npz`` (the presets' runs in
 ``results/mnist`` and ``results/fashion-mnist``, their other seeds, the specification-schedule
 runs in ``results/spec-schedule/``; complete or in progress): the final (``checkpoint.npz``) and
@@ -81,3 +82,23 @@ def test_committed_checkpoint_reproduces_its_accuracy(run, data_fixture, which, 
         assert history[epoch][key] == max(r[key] for r in history)
     else:
         assert epoch == len(history) - 1
+
+
+@pytest.mark.parametrize(("which", "param"), [("fig4", "N"), ("fig5", "T")])
+def test_committed_paper_figures_are_drawn_from_their_full_length_sweeps(which, param, tmp_path):
+    """``results/figures/fig4.csv`` and ``fig5.csv`` are what ``desire-bp figure`` draws from
+    the committed sweeps, whose trials are the MNIST preset (its protocol, 150 epochs on all
+    60,000 images) but for the swept parameter."""
+    from desire_bp import preset
+    from desire_bp.sweep.space import apply_params
+    from desire_bp.training import run_config
+
+    figures = RESULTS / "figures"
+    trials = sorted((figures / f"{which}-full" / "trials").iterdir())
+    assert trials
+    for trial in trials:
+        value = int(trial.name.split("=")[1])
+        assert run_config(trial) == apply_params(preset("mnist"), {param: value}), trial
+    out = tmp_path / f"{which}.png"
+    cli.main(["figure", which, "--sweep-dir", str(figures / f"{which}-full"), "--out", str(out)])
+    assert out.with_suffix(".csv").read_text() == (figures / f"{which}.csv").read_text()
