@@ -284,6 +284,28 @@ def test_plots_render_png(tmp_path: Path) -> None:
         assert p.read_bytes()[:8] == PNG
 
 
+def _png_size(path: Path) -> tuple[int, int]:
+    """(width, height) in pixels, from the PNG's IHDR chunk."""
+    head = path.read_bytes()[:24]
+    assert head[:8] == PNG and head[12:16] == b"IHDR"
+    return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+
+
+def test_accuracy_plot_adds_a_zoom_panel_only_when_a_point_collapses(tmp_path: Path) -> None:
+    close = analysis.accuracy_curve([100, 200, 400], [96.5, 97.5, 98.0], [97.2, 97.9, 98.3])
+    collapsed = analysis.accuracy_curve([100, 200, 400], [47.0, 97.5, 98.0], [93.8, 97.9, 98.3])
+    one = _png_size(plot_accuracy_curve(close, "N", "t", tmp_path / "close.png"))
+    two = _png_size(plot_accuracy_curve(collapsed, "N", "t", tmp_path / "collapsed.png"))
+    off = _png_size(plot_accuracy_curve(collapsed, "N", "t", tmp_path / "off.png", zoom=None))
+    # a point 3 points or more below the highest adds a second panel of the same width below
+    assert abs(two[0] - one[0]) < 0.1 * one[0] and two[1] > 1.5 * one[1]
+    assert abs(off[1] - one[1]) < 0.1 * one[1]
+    # the paper's point counts as a value too: a paper point far above the curve zooms
+    far = _png_size(plot_accuracy_curve(close, "N", "t", tmp_path / "p.png", paper={800: 99.9}))
+    near = _png_size(plot_accuracy_curve(close, "N", "t", tmp_path / "q.png", paper={800: 98.4}))
+    assert far[1] > 1.5 * near[1] and abs(near[1] - one[1]) < 0.1 * one[1]
+
+
 def test_cli_record_and_figures(tmp_path: Path, mnist_dir: Path, capsys) -> None:
     run = tmp_path / "run"
     args = ["train", "--hidden", "20,10", "--epochs", "2", "--train-samples", "120"]

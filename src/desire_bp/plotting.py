@@ -59,6 +59,7 @@ def plot_accuracy_curve(
     paper: dict[float, float] | None = None,
     others: Sequence[tuple[str, dict[str, np.ndarray]]] = (),
     label: str | None = None,
+    zoom: float | None = 3.0,
 ) -> Path:
     """Fig. 4 / 5: test accuracy (percent) against a swept parameter.
 
@@ -67,16 +68,62 @@ def plot_accuracy_curve(
             ``final_std``, ``best_mean``, ``best_std`` (arrays of equal length).
         xlabel: e.g. ``"N (784-2N-N-10)"``.
         logx: logarithmic x axis (base 2).
-        paper: optional reference points ``{x: accuracy}`` drawn as crosses.
+        paper: optional reference points ``{x: accuracy}`` drawn as crosses (their values in the
+            legend).
         others: more ``(label, curve)`` pairs drawn beside ``curve``, each in its own colour.
         label: the legend name of ``curve`` (default none: "best / final test accuracy").
+        zoom: width in percentage points of a second panel, below the first, showing only the
+            top ``zoom`` points of the accuracy axis; drawn only when some point lies more
+            than ``zoom`` points below the highest (a collapsed network would otherwise
+            squeeze the points near the top together). ``None``: never.
     """
-    fig = Figure(figsize=(6.4, 4.2) if not others else (7.6, 4.8))
-    ax = fig.add_subplot()
-    xs: list[float] = []
-    for k, (name, c) in enumerate([(label, curve), *others]):
+    curves = [(label, curve), *others]
+    values = [
+        v
+        for _, c in curves
+        for key in ("best", "final")
+        for v in np.asarray(c[f"{key}_mean"], float)
+        if np.isfinite(v)
+    ]
+    values += list((paper or {}).values())
+    top = max(values, default=np.nan)
+    zoomed = zoom is not None and bool(values) and min(values) < top - zoom
+    width, height = (6.4, 4.2) if not others else (7.6, 4.8)
+    fig = Figure(figsize=(width, height * 1.75) if zoomed else (width, height))
+    axes = fig.subplots(2, 1, sharex=True) if zoomed else [fig.add_subplot()]
+    for ax in axes:
+        _draw_accuracy_curves(ax, curves, paper, several=bool(others))
+    x = np.unique(np.concatenate([np.asarray(c["x"], float) for _, c in curves]))
+    for ax in axes:
+        if logx and len(x) and (x > 0).all():
+            ax.set_xscale("log", base=2)
+        ax.set_xticks(x)
+        ax.set_xticklabels([f"{v:g}" for v in x])
+        ax.set_ylabel("test accuracy (%)")
+        ax.grid(alpha=0.3)
+        ax.margins(y=0.1)  # room for the value labels above and below the points
+    axes[-1].set_xlabel(xlabel)
+    axes[0].legend(fontsize=8)
+    axes[0].set_title(title, fontsize=9)
+    if zoomed:
+        assert zoom is not None
+        # the labels sit above and below their points: a margin of a tenth of the range
+        axes[1].set_ylim(top - zoom, top + zoom / 10)
+        axes[1].set_title(f"the top {zoom:g} points of the same axis", fontsize=8)
+    return _save(fig, out)
+
+
+def _draw_accuracy_curves(
+    ax: Any,
+    curves: Sequence[tuple[str | None, dict[str, np.ndarray]]],
+    paper: dict[float, float] | None,
+    several: bool,
+) -> None:
+    """Draw best and final accuracy of each curve (labelled with their values) and the paper's
+    points on ``ax``; ``several``: each curve in its own colour."""
+    for k, (name, c) in enumerate(curves):
         x = np.asarray(c["x"], float)
-        xs += list(x)
+        color = f"C{k}" if several else None
         # best values labelled above their points, final ones below, so close pairs stay legible;
         # two decimals, as the accuracies are reported everywhere else
         for key, style, dy, va in (("best", "o-", 6, "bottom"), ("final", "s--", -6, "top")):
@@ -88,8 +135,8 @@ def plot_accuracy_curve(
                 yerr=np.where(np.asarray(c["n"]) > 1, s, 0),
                 fmt=style,
                 capsize=3,
-                color=None if not others else f"C{k}",
-                alpha=1.0 if key == "best" or not others else 0.7,
+                color=color,
+                alpha=1.0 if key == "best" or not several else 0.7,
                 label=f"{what}, {name}" if name else what,
             )
             for xi, mi in zip(x, m, strict=True):
@@ -102,10 +149,11 @@ def plot_accuracy_curve(
                         ha="center",
                         va=va,
                         fontsize=7,
-                        color=None if not others else f"C{k}",
+                        color=color,
+                        annotation_clip=True,
                     )
-    x = np.unique(np.asarray(xs, float))
     if paper:
+        values = ", ".join(f"{v:.2f} at {x:g}" for x, v in paper.items())
         ax.plot(
             list(paper),
             list(paper.values()),
@@ -113,20 +161,8 @@ def plot_accuracy_curve(
             markersize=9,
             markeredgewidth=2,
             zorder=5,
-            label="paper (150 epochs, all data)",
+            label=f"paper (150 epochs, all data): {values}",
         )
-    if logx and len(x) and (x > 0).all():
-        ax.set_xscale("log", base=2)
-        ax.set_xticks(x)
-        ax.set_xticklabels([f"{v:g}" for v in x])
-    else:
-        ax.set_xticks(x)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel("test accuracy (%)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    ax.set_title(title, fontsize=9)
-    return _save(fig, out)
 
 
 def plot_local_losses(
