@@ -53,6 +53,9 @@ A)
     # Fig. 5 at full length (issue 16), N = 800, T = 20 reused from the preset run.
     sweep results/figures/fig5-full --figure fig5 --values 5,10,15,20,25,30 \
         --reuse results/mnist
+    # What makes Fig. 5's T = 30 fall (results/figures/README.md, Fig. 5): the same trial with
+    # the rate scaled by 20/30, so that one image moves the weights as far as at T = 20.
+    run results/experiments/fig5-t30-lr-scaled --preset mnist --T 30 --lr 6.666666666666667e-06
     # (T = 5 with --potentiation below-target was tried and stopped after 4 epochs: its cap,
     # T - error_margin = 1 spike, stops every hidden neuron that fires from being potentiated,
     # and both hidden layers fell silent in epoch 1; results/figures/README.md, Fig. 5.)

@@ -14,6 +14,7 @@ from desire_bp import analysis
 from desire_bp.cli import main
 from desire_bp.config import Config, preset
 from desire_bp.engine import Network, reference
+from desire_bp.figures import FigureError, draw_figure
 from desire_bp.plotting import (
     plot_accuracy_curve,
     plot_class_rates,
@@ -304,6 +305,28 @@ def test_accuracy_plot_adds_a_zoom_panel_only_when_a_point_collapses(tmp_path: P
     far = _png_size(plot_accuracy_curve(close, "N", "t", tmp_path / "p.png", paper={800: 99.9}))
     near = _png_size(plot_accuracy_curve(close, "N", "t", tmp_path / "q.png", paper={800: 98.4}))
     assert far[1] > 1.5 * near[1] and abs(near[1] - one[1]) < 0.1 * one[1]
+
+
+def test_cli_figure_zoom(tmp_path: Path, capsys) -> None:
+    # the committed full-length Fig. 5 sweep: T = 5 collapses, so the default draws two panels
+    sweep = Path(__file__).resolve().parents[1] / "results" / "figures" / "fig5-full"
+    args = ["figure", "fig5", "--sweep-dir", str(sweep), "--out"]
+    assert main([*args, str(tmp_path / "two.png")]) == 0
+    assert main([*args, str(tmp_path / "one.png"), "--zoom", "0"]) == 0
+    assert main([*args, str(tmp_path / "wide.png"), "--zoom", "99"]) == 0  # nothing 99 below
+    two, one, wide = (_png_size(tmp_path / f"{n}.png") for n in ("two", "one", "wide"))
+    assert two[1] > 1.5 * one[1] and abs(wide[1] - one[1]) < 0.1 * one[1]
+    assert (tmp_path / "one.csv").read_text() == (tmp_path / "two.csv").read_text()
+    capsys.readouterr()
+    assert main([*args, str(tmp_path / "bad.png"), "--zoom", "-1"]) == 2
+    assert "--zoom takes 0 (one panel) or a width in points up to 100, not -1" in (
+        capsys.readouterr().err
+    )
+    assert main(["figure", "fig6", str(tmp_path), "--zoom", "2"]) == 2
+    assert "--zoom is the accuracy axis of fig4 and fig5, not of fig6" in capsys.readouterr().err
+    assert not (tmp_path / "bad.png").exists()
+    with pytest.raises(FigureError, match="zoom must be a width"):
+        draw_figure("fig5", sweep, tmp_path / "x.png", zoom=0)
 
 
 def test_cli_record_and_figures(tmp_path: Path, mnist_dir: Path, capsys) -> None:

@@ -124,6 +124,7 @@ def _fig_sweep(
     out: Path | None,
     title: str | None,
     compare: Sequence[str | Path] = (),
+    zoom: float | None = 3.0,
 ) -> list[Path]:
     from .plotting import plot_accuracy_curve, write_csv
 
@@ -146,6 +147,7 @@ def _fig_sweep(
         paper=PAPER_POINTS[which],
         others=others,
         label=Path(d).name if others else None,
+        zoom=zoom,
     )
     keys = ["x", "n", "final_mean", "final_std", "best_mean", "best_std"]
     header = [fig.param, "trials"] + [f"{k}_test_accuracy" for k in keys[2:]]
@@ -262,6 +264,7 @@ def draw_figure(
     out: str | Path | None = None,
     title: str | None = None,
     compare: Sequence[str | Path] = (),
+    zoom: float | None = 3.0,
 ) -> list[Path]:
     """Draw figure ``which`` (one of :data:`FIGURES`) from ``directory`` (a sweep directory for
     fig4/fig5, a recorded run for fig6-8) into ``out`` (default ``DIRECTORY/<which>.png``) and
@@ -273,15 +276,21 @@ def draw_figure(
         compare: fig4/fig5 only: more sweeps over the same parameter, drawn beside the first
             (labelled by how their config differs from it, e.g. another rule); the CSV then
             has one table of all of them, the sweep directory in its first column ``sweep``.
+        zoom: fig4/fig5 only: width in percentage points of the second panel that shows the
+            top of the accuracy axis when a point lies further below the highest
+            (:func:`desire_bp.plotting.plot_accuracy_curve`); ``None``: one panel.
 
     Raises:
-        FigureError: the directory lacks what the figure needs, or ``compare`` for fig6-8.
+        FigureError: the directory lacks what the figure needs, ``compare`` for fig6-8, or a
+            ``zoom`` that is not a positive number.
     """
     if which not in FIGURES:
         raise FigureError(f"unknown figure {which!r}; choose one of {', '.join(FIGURES)}")
+    if zoom is not None and not (isinstance(zoom, int | float) and 0 < zoom <= 100):
+        raise FigureError(f"zoom must be a width in percentage points in (0, 100], not {zoom!r}")
     out_path = Path(out) if out else None
     if which in ("fig4", "fig5"):
-        return _fig_sweep(which, directory, out_path, title, compare)
+        return _fig_sweep(which, directory, out_path, title, compare, zoom)
     if compare:
         raise FigureError(f"figure {which} is drawn from one run; compare is for fig4 and fig5")
     run = Path(directory)

@@ -110,7 +110,14 @@ def cmd_figure(args: argparse.Namespace) -> int:
         d = args.dir
     if args.compare and which not in ("fig4", "fig5"):
         raise CLIError(f"--compare draws more sweeps beside the first: fig4 and fig5, not {which}")
-    for p in draw_figure(which, d, args.out, args.title, args.compare or ()):
+    if args.zoom is not None and which not in ("fig4", "fig5"):
+        raise CLIError(f"--zoom is the accuracy axis of fig4 and fig5, not of {which}")
+    if args.zoom is not None and not 0 <= args.zoom <= 100:
+        raise CLIError(
+            f"--zoom takes 0 (one panel) or a width in points up to 100, not {args.zoom:g}"
+        )
+    zoom = 3.0 if args.zoom is None else (args.zoom or None)
+    for p in draw_figure(which, d, args.out, args.title, args.compare or (), zoom=zoom):
         print(f"wrote {p}")
     return 0
 
@@ -353,6 +360,13 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         metavar="SWEEP_DIR",
         help="fig4, fig5: another sweep over the same parameter drawn beside the first, "
         "labelled by how its config differs (repeat for more); the CSV then holds all of them",
+    )
+    f.add_argument(
+        "--zoom",
+        type=float,
+        metavar="POINTS",
+        help="fig4, fig5: when a point lies more than POINTS below the highest, add a panel "
+        "showing the top POINTS of the accuracy axis (default 3; 0: one panel)",
     )
     f.add_argument("--out", help="PNG to write (CSV beside it; default DIR/<name>.png)")
     f.add_argument("--title", help="replace the generated title")
