@@ -305,6 +305,10 @@ def test_accuracy_plot_adds_a_zoom_panel_only_when_a_point_collapses(tmp_path: P
     far = _png_size(plot_accuracy_curve(close, "N", "t", tmp_path / "p.png", paper={800: 99.9}))
     near = _png_size(plot_accuracy_curve(close, "N", "t", tmp_path / "q.png", paper={800: 98.4}))
     assert far[1] > 1.5 * near[1] and abs(near[1] - one[1]) < 0.1 * one[1]
+    for bad in (0, -1.0, float("nan"), 101):
+        with pytest.raises(ValueError, match="zoom must be a width in percentage points"):
+            plot_accuracy_curve(close, "N", "t", tmp_path / "bad.png", zoom=bad)
+    assert not (tmp_path / "bad.png").exists()
 
 
 def test_cli_figure_zoom(tmp_path: Path, capsys) -> None:

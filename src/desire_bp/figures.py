@@ -286,8 +286,12 @@ def draw_figure(
     """
     if which not in FIGURES:
         raise FigureError(f"unknown figure {which!r}; choose one of {', '.join(FIGURES)}")
-    if zoom is not None and not (isinstance(zoom, int | float) and 0 < zoom <= 100):
-        raise FigureError(f"zoom must be a width in percentage points in (0, 100], not {zoom!r}")
+    from .plotting import check_zoom
+
+    try:
+        check_zoom(zoom)  # before any sweep is read
+    except ValueError as e:
+        raise FigureError(str(e)) from None
     out_path = Path(out) if out else None
     if which in ("fig4", "fig5"):
         return _fig_sweep(which, directory, out_path, title, compare, zoom)

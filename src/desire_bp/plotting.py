@@ -17,6 +17,7 @@ from matplotlib.figure import Figure  # no pyplot: Figure.savefig renders PNG wi
 
 __all__ = [
     "write_csv",
+    "check_zoom",
     "plot_accuracy_curve",
     "plot_local_losses",
     "plot_class_rates",
@@ -50,6 +51,16 @@ def _save(fig: Figure, out: str | Path) -> Path:
     return out
 
 
+def check_zoom(zoom: float | None) -> None:
+    """Refuse a zoom panel width (percentage points) outside (0, 100]; ``None`` is no panel.
+
+    Raises:
+        ValueError: naming the value.
+    """
+    if zoom is not None and not (isinstance(zoom, int | float) and 0 < zoom <= 100):
+        raise ValueError(f"zoom must be a width in percentage points in (0, 100], not {zoom!r}")
+
+
 def plot_accuracy_curve(
     curve: dict[str, np.ndarray],
     xlabel: str,
@@ -76,7 +87,11 @@ def plot_accuracy_curve(
             top ``zoom`` points of the accuracy axis; drawn only when some point lies more
             than ``zoom`` points below the highest (a collapsed network would otherwise
             squeeze the points near the top together). ``None``: never.
+
+    Raises:
+        ValueError: ``zoom`` outside (0, 100] (:func:`check_zoom`).
     """
+    check_zoom(zoom)
     curves = [(label, curve), *others]
     values = [
         v
